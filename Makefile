@@ -1,0 +1,37 @@
+# kamea-wss — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build run test unit interop fuzz sanitize bench conformance clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	scripts/run-local.sh
+
+test: build
+	scripts/test.sh $(BUILD)
+
+sanitize: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKAMEA_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	KAMEA_SANITIZED=1 scripts/test.sh build-asan
+
+fuzz: deps
+	scripts/fuzz.sh
+
+bench: build
+	bench/run.sh
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,55 @@
+#pragma once
+// The service's settings. Each one is a command-line flag and a WSS_ environment variable,
+// declared once in config.cpp; that single table feeds --help and docs/configuration.md.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kamea::core {
+
+struct config {
+    // Listeners (contract section 2).
+    std::string public_host = "0.0.0.0";
+    std::uint16_t public_port = 3000;
+    std::string internal_host = "127.0.0.1";
+    std::uint16_t internal_port = 3001;
+    unsigned threads = 0; // 0 = one event loop per core
+
+    // Engine.IO / Socket.IO protocol (protocol.md E11, K6).
+    std::chrono::milliseconds ping_interval{25000};
+    std::chrono::milliseconds ping_timeout{20000};
+    std::size_t max_payload = 1000000;
+    std::chrono::milliseconds upgrade_timeout{10000};
+    std::chrono::milliseconds connect_timeout{45000};
+    std::vector<std::string> cors_origins; // empty = no CORS headers; "*" = any origin
+
+    // Limits (contract section 9).
+    std::chrono::milliseconds handshake_timeout{10000};
+    std::size_t max_send_queue = 4 * 1024 * 1024;
+    std::size_t max_connections = 100000;
+    std::size_t max_connections_per_ip = 0; // 0 = unlimited
+
+    // Operations.
+    std::string log_level = "info";
+    std::chrono::milliseconds shutdown_grace{10000};
+
+    // Test-only: serve what the official protocol test suites expect (protocol.md K7).
+    bool conformance = false;
+};
+
+// Parses argv and WSS_* variables. Prints help and exits 0 on --help; throws
+// config_error with a clear message on an unknown flag or a bad value.
+struct config_error : std::runtime_error {
+    int exit_code;
+    config_error(const std::string& what, int code) : std::runtime_error(what), exit_code(code) {}
+};
+
+config parse_config(int argc, const char* const* argv);
+
+// The --help text as a Markdown table (for docs/configuration.md).
+std::string config_markdown();
+
+} // namespace kamea::core

@@ -1,0 +1,367 @@
+#include "engineio/session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace kamea::engineio {
+
+const char* to_string(close_reason r) {
+    switch (r) {
+    case close_reason::transport_close:
+        return "transport close";
+    case close_reason::transport_error:
+        return "transport error";
+    case close_reason::ping_timeout:
+        return "ping timeout";
+    case close_reason::parse_error:
+        return "parse error";
+    case close_reason::server_close:
+        return "server close";
+    case close_reason::slow_client:
+        return "slow client";
+    case close_reason::shutdown:
+        return "server shutting down";
+    }
+    return "unknown";
+}
+
+session::session(boost::asio::any_io_executor ex,
+                 std::string sid,
+                 transport_kind kind,
+                 const session_options& options,
+                 handshake_info handshake)
+    : ex_(ex), sid_(std::move(sid)), kind_(kind), options_(options),
+      handshake_(std::move(handshake)), ping_timer_(ex), upgrade_timer_(ex), linger_timer_(ex) {}
+
+session::~session() = default;
+
+void session::open() {
+    // Key order and key set as the reference server (E8).
+    boost::json::object o;
+    o["sid"] = sid_;
+    boost::json::array upgrades;
+    if (kind_ == transport_kind::polling) {
+        upgrades.emplace_back("websocket");
+    }
+    o["upgrades"] = std::move(upgrades);
+    o["pingInterval"] = options_.ping_interval.count();
+    o["pingTimeout"] = options_.ping_timeout.count();
+    o["maxPayload"] = options_.max_payload;
+    send(make_text(packet_type::open, boost::json::serialize(o)));
+    schedule_ping(options_.ping_interval);
+}
+
+void session::schedule_ping(std::chrono::milliseconds delay) {
+    ping_timer_.expires_after(delay);
+    ping_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        if (auto self = weak.lock(); self && !ec) {
+            self->on_ping_timer();
+        }
+    });
+}
+
+void session::on_ping_timer() {
+    if (closed_) {
+        return;
+    }
+    if (awaiting_pong_) {
+        close(close_reason::ping_timeout);
+        return;
+    }
+    // Pings are shared by all sessions: one immutable packet for the whole process.
+    static const wire_ptr ping = make_text(packet_type::ping);
+    awaiting_pong_ = true;
+    send(ping);
+    schedule_ping(options_.ping_timeout);
+}
+
+void session::send(wire_ptr p) {
+    if (closed_ || overflowed_) {
+        return;
+    }
+    queued_bytes_ += p->bytes.size();
+    queue_.push_back(std::move(p));
+    if (queued_bytes_ + in_flight_bytes_ > options_.max_send_queue) {
+        // The client cannot keep up: drop what it has not taken and cut it off. The close
+        // is posted, never run inside the caller's loop (a broadcast may be iterating a room).
+        queue_.clear();
+        queued_bytes_ = 0;
+        overflowed_ = true;
+        boost::asio::post(ex_, [weak = weak_from_this()] {
+            if (auto self = weak.lock()) {
+                self->on_transport_closed(close_reason::slow_client);
+            }
+        });
+        return;
+    }
+    wake_active();
+}
+
+void session::wake_active() {
+    if (kind_ == transport_kind::websocket) {
+        if (ws_link_ != nullptr) {
+            ws_link_->wake();
+        }
+    } else if (poll_link_ != nullptr) {
+        poll_link_->wake();
+    }
+}
+
+void session::close(close_reason reason) {
+    if (closed_) {
+        return;
+    }
+    bool server_side = reason == close_reason::server_close || reason == close_reason::shutdown;
+    if (server_side && handler_) {
+        handler_->before_close(reason);
+    }
+    closed_ = true;
+    reason_ = reason;
+    ping_timer_.cancel();
+    upgrade_timer_.cancel();
+    if (probe_link_ != nullptr) {
+        std::exchange(probe_link_, nullptr)->wake(); // the probe sees it is no longer wanted
+    }
+    if (handler_) {
+        handler_->on_close(reason);
+    }
+    if (kind_ == transport_kind::websocket) {
+        // The writer flushes the queue, sends a close frame, and then detaches.
+        if (ws_link_ != nullptr) {
+            ws_link_->wake();
+        } else {
+            finish();
+        }
+        return;
+    }
+    if (poll_link_ != nullptr) {
+        poll_link_->wake(); // answered with what is queued plus the close packet
+        if (!server_side) {
+            finish(); // the sid is unknown from now on, as in the reference (E14 ping test)
+        }
+        return;
+    }
+    if (!server_side && !noop_next_) {
+        finish();
+        return;
+    }
+    // Keep the close for the next GET (P10); the reference gives up after 30 s. A client
+    // that posted a close (P9) may have its last GET still on the way (it can arrive after
+    // the POST on another connection): it gets its noop within a ping timeout.
+    linger_timer_.expires_after(server_side ? std::chrono::milliseconds(30000)
+                                            : options_.ping_timeout);
+    linger_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        if (auto self = weak.lock(); self && !ec) {
+            self->finish();
+        }
+    });
+}
+
+void session::finish() {
+    if (close_delivered_) {
+        return;
+    }
+    close_delivered_ = true;
+    closed_ = true;
+    ping_timer_.cancel();
+    upgrade_timer_.cancel();
+    linger_timer_.cancel();
+    auto keep = shared_from_this(); // the registry may hold the last reference
+    if (on_finished_) {
+        on_finished_(sid_);
+    }
+}
+
+void session::on_transport_closed(close_reason reason) {
+    close(reason);
+    finish();
+}
+
+void session::on_packet(const packet& p) {
+    if (closed_) {
+        return;
+    }
+    switch (p.type) {
+    case packet_type::pong:
+        if (awaiting_pong_) {
+            awaiting_pong_ = false;
+            schedule_ping(options_.ping_interval);
+        }
+        return;
+    case packet_type::message:
+        if (handler_) {
+            handler_->on_message(p.data, p.binary);
+        }
+        return;
+    case packet_type::close:
+        // P9 / E16: the client is leaving.
+        on_transport_closed(close_reason::transport_close);
+        return;
+    case packet_type::noop:
+        return;
+    case packet_type::ping:    // invalid heartbeat direction (E13)
+    case packet_type::open:    // never sent by a client
+    case packet_type::upgrade: // only valid on a probe WebSocket
+        close(close_reason::parse_error);
+        finish();
+        return;
+    }
+}
+
+session::poll_result session::attach_poll(transport_link* link) {
+    if (kind_ != transport_kind::polling) {
+        return poll_result::wrong_transport;
+    }
+    if (poll_link_ != nullptr) {
+        // P6: the first GET completes with a close packet, the second gets 400.
+        auto first = poll_link_;
+        close(close_reason::transport_error);
+        first->wake();
+        finish();
+        return poll_result::duplicate;
+    }
+    poll_link_ = link;
+    return poll_result::ok;
+}
+
+bool session::poll_ready() const {
+    return closed_ || probed_ || noop_next_ || kind_ != transport_kind::polling || !queue_.empty();
+}
+
+std::string session::take_poll_payload() {
+    bool had_link = poll_link_ != nullptr;
+    poll_link_ = nullptr;
+    if (noop_next_ || probed_ || kind_ != transport_kind::polling) {
+        noop_next_ = false;
+        if (closed_) {
+            finish();
+        }
+        return "6"; // an upgrade is under way (U3), or the client sent a close (P9)
+    }
+    std::string body;
+    for (const auto& p : queue_) {
+        if (!body.empty()) {
+            body += record_separator;
+        }
+        append_polling(*p, body);
+    }
+    queue_.clear();
+    queued_bytes_ = 0;
+    if (closed_) {
+        if (body.empty() && !had_link) {
+            body = "6";
+        }
+        if (!body.empty()) {
+            body += record_separator;
+        }
+        body += '1';
+        finish();
+    }
+    return body;
+}
+
+void session::detach_poll(transport_link* link) {
+    if (poll_link_ != link) {
+        return;
+    }
+    poll_link_ = nullptr;
+    if (kind_ == transport_kind::polling && !closed_) {
+        on_transport_closed(close_reason::transport_error); // P8
+    }
+}
+
+bool session::on_post(std::string_view body) {
+    for (auto part : split_payload(body)) {
+        if (closed_) {
+            return false;
+        }
+        auto p = decode_text(part, scratch_);
+        if (!p) {
+            close(close_reason::parse_error);
+            finish();
+            return false;
+        }
+        if (p->type == packet_type::close) {
+            // P9: the pending GET (or one still on its way) is answered with a noop, then
+            // the session ends.
+            noop_next_ = true;
+            close(close_reason::transport_close);
+            return false;
+        }
+        on_packet(*p);
+    }
+    return !closed_;
+}
+
+void session::take_queue(std::vector<wire_ptr>& out) {
+    for (auto& p : queue_) {
+        out.push_back(std::move(p));
+    }
+    queue_.clear();
+    in_flight_bytes_ += queued_bytes_;
+    queued_bytes_ = 0;
+}
+
+void session::on_written(std::size_t bytes) {
+    in_flight_bytes_ = bytes > in_flight_bytes_ ? 0 : in_flight_bytes_ - bytes;
+}
+
+void session::detach_websocket(transport_link* link) {
+    if (ws_link_ != link) {
+        return;
+    }
+    ws_link_ = nullptr;
+    on_transport_closed(close_reason::transport_close);
+}
+
+bool session::begin_upgrade(transport_link* probe) {
+    if (closed_ || kind_ != transport_kind::polling || probe_link_ != nullptr) {
+        return false;
+    }
+    probe_link_ = probe;
+    upgrade_timer_.expires_after(options_.upgrade_timeout);
+    upgrade_timer_.async_wait([weak = weak_from_this(), probe](boost::system::error_code ec) {
+        if (auto self = weak.lock(); self && !ec && self->probe_link_ == probe) {
+            self->abort_upgrade(probe); // U6
+            probe->wake();
+        }
+    });
+    return true;
+}
+
+session::probe_action session::on_probe_packet(const packet& p) {
+    if (p.type == packet_type::ping && p.data == "probe" && !p.binary) {
+        probed_ = true;
+        if (poll_link_ != nullptr) {
+            poll_link_->wake(); // U3: answered with a noop
+        }
+        return probe_action::reply_probe;
+    }
+    if (p.type == packet_type::upgrade && !closed_) {
+        // U4: the WebSocket becomes the session's transport; the queue moves over.
+        kind_ = transport_kind::websocket;
+        ws_link_ = std::exchange(probe_link_, nullptr);
+        upgrade_timer_.cancel();
+        if (poll_link_ != nullptr) {
+            poll_link_->wake(); // its answer is a noop
+        }
+        ws_link_->wake();
+        return probe_action::upgraded;
+    }
+    return probe_action::abort; // U5
+}
+
+void session::abort_upgrade(transport_link* probe) {
+    if (probe_link_ != probe) {
+        return;
+    }
+    probe_link_ = nullptr;
+    probed_ = false;
+    upgrade_timer_.cancel();
+    if (poll_link_ != nullptr) {
+        poll_link_->wake();
+    }
+}
+
+} // namespace kamea::engineio

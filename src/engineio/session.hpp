@@ -1,0 +1,178 @@
+#pragma once
+// One Engine.IO v4 session (protocol.md E8-E17, P*, U*): the outbound queue, heartbeat,
+// polling GET/POST rules, the upgrade to WebSocket, and close.
+//
+// Thread safety: a session belongs to one shard (one io_context thread). Every call happens
+// on that thread; transports from other shards migrate there first (transport/README.md).
+
+#include "engineio/packet.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace kamea::engineio {
+
+enum class transport_kind : std::uint8_t { polling, websocket };
+
+enum class close_reason : std::uint8_t {
+    transport_close, // the client closed its connection or sent a close packet
+    transport_error, // a pending request was cut off, a write failed
+    ping_timeout,
+    parse_error,   // invalid Engine.IO packet (E7, W8) or protocol violation above
+    server_close,  // the application closed the session
+    slow_client,   // the send queue passed --max-send-queue
+    shutdown,      // SIGTERM
+};
+const char* to_string(close_reason r);
+
+// What a transport connection offers the session: a way to say "look at me again".
+// The link's coroutine then reads the session's state (queue, closed, upgrade).
+class transport_link {
+public:
+    virtual ~transport_link() = default;
+    virtual void wake() = 0;
+};
+
+struct session_options {
+    std::chrono::milliseconds ping_interval{25000};
+    std::chrono::milliseconds ping_timeout{20000};
+    std::chrono::milliseconds upgrade_timeout{10000};
+    std::size_t max_payload = 1000000;
+    std::size_t max_send_queue = 4 * 1024 * 1024;
+};
+
+// Data of the first HTTP request, kept for the upper layers (protocol.md S18).
+struct handshake_info {
+    std::string remote_address;
+    std::string authorization; // the Authorization header, if any (a secret: never logged)
+    std::string query;
+};
+
+class session;
+
+// The layer above (Socket.IO, or the raw echo of conformance mode).
+class session_handler {
+public:
+    virtual ~session_handler() = default;
+    virtual void on_message(std::string_view data, bool binary) = 0;
+    // A server-side close is about to happen: last chance to queue goodbye packets.
+    virtual void before_close(close_reason) {}
+    virtual void on_close(close_reason reason) = 0;
+};
+
+class session : public std::enable_shared_from_this<session> {
+public:
+    session(boost::asio::any_io_executor ex,
+            std::string sid,
+            transport_kind kind,
+            const session_options& options,
+            handshake_info handshake);
+    ~session();
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    void set_handler(std::unique_ptr<session_handler> h) { handler_ = std::move(h); }
+    // Called by the registry when the session is gone for good.
+    void set_on_finished(std::function<void(const std::string&)> f) { on_finished_ = std::move(f); }
+
+    const std::string& sid() const { return sid_; }
+    transport_kind transport() const { return kind_; }
+    const handshake_info& handshake() const { return handshake_; }
+    const session_options& options() const { return options_; }
+    const boost::asio::any_io_executor& executor() const { return ex_; }
+    bool closed() const { return closed_; }
+    close_reason reason() const { return reason_; }
+
+    // The open packet (E8): sent first on either transport; starts the heartbeat.
+    void open();
+
+    // ---- outbound ----
+    // Queues a packet. Past --max-send-queue the session is closed as a slow client.
+    void send(wire_ptr p);
+    // Server-side close (E17): what is queued is still written, then the transport closes.
+    void close(close_reason reason);
+
+    // ---- inbound, from any transport ----
+    // Handles one decoded packet from the active transport. Returns false on a protocol
+    // violation (the session is then closed).
+    void on_packet(const packet& p);
+    // The active transport failed or was closed by the peer.
+    void on_transport_closed(close_reason reason);
+
+    // ---- polling (P*) ----
+    enum class poll_result { ok, duplicate, wrong_transport };
+    // A GET arrived: `link` is woken when there is something to answer.
+    poll_result attach_poll(transport_link* link);
+    // True when the pending GET should be answered now.
+    bool poll_ready() const;
+    // Builds the GET response body and detaches the GET.
+    std::string take_poll_payload();
+    // The pending GET's connection went away before it was answered (P8).
+    void detach_poll(transport_link* link);
+    // A POST body (P2). Returns false if the session was closed by it.
+    bool on_post(std::string_view body);
+
+    // ---- WebSocket (W*) ----
+    // The active WebSocket's writer takes everything queued.
+    void take_queue(std::vector<wire_ptr>& out);
+    std::size_t queued_bytes() const { return queued_bytes_; }
+    void attach_websocket(transport_link* link) { ws_link_ = link; }
+    void detach_websocket(transport_link* link);
+    // Bytes handed to the writer but not yet written count towards the queue limit.
+    void on_written(std::size_t bytes);
+
+    // ---- upgrade (U*) ----
+    // A WebSocket with this sid arrived; false if it must be refused (U1).
+    bool begin_upgrade(transport_link* probe);
+    // A packet on the probe WebSocket. Returns what the probe must do.
+    enum class probe_action { reply_probe, upgraded, abort };
+    probe_action on_probe_packet(const packet& p);
+    void abort_upgrade(transport_link* probe);
+    bool upgrading() const { return probe_link_ != nullptr; }
+    bool is_probe(const transport_link* link) const { return probe_link_ == link; }
+    bool is_active(const transport_link* link) const { return ws_link_ == link; }
+
+private:
+    void schedule_ping(std::chrono::milliseconds delay);
+    void on_ping_timer();
+    void finish();
+    void wake_active();
+
+    boost::asio::any_io_executor ex_;
+    std::string sid_;
+    transport_kind kind_;
+    session_options options_;
+    handshake_info handshake_;
+    std::unique_ptr<session_handler> handler_;
+    std::function<void(const std::string&)> on_finished_;
+
+    std::deque<wire_ptr> queue_;
+    std::size_t queued_bytes_ = 0;
+    std::size_t in_flight_bytes_ = 0;
+
+    boost::asio::steady_timer ping_timer_;
+    bool awaiting_pong_ = false;
+
+    transport_link* poll_link_ = nullptr;
+    transport_link* ws_link_ = nullptr;
+    transport_link* probe_link_ = nullptr;
+    boost::asio::steady_timer upgrade_timer_;
+    bool probed_ = false;
+    bool noop_next_ = false; // answer the pending GET with a noop (P9)
+
+    bool closed_ = false;
+    bool overflowed_ = false;
+    bool close_delivered_ = false;
+    close_reason reason_ = close_reason::server_close;
+    boost::asio::steady_timer linger_timer_;
+    std::string scratch_;
+};
+
+} // namespace kamea::engineio

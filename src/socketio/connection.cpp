@@ -1,0 +1,208 @@
+#include "socketio/connection.hpp"
+
+#include "core/log.hpp"
+#include "core/random_id.hpp"
+#include "socketio/namespace_handler.hpp"
+#include "socketio/server.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace kamea::socketio {
+
+std::unique_ptr<engineio::session_handler> server::make_connection(engineio::session& s) {
+    return std::make_unique<connection>(*this, s);
+}
+
+connection::connection(socketio::server& srv, engineio::session& s)
+    : server_(srv), session_(s), connect_timer_(s.executor()) {
+    // S6: a client that joins no namespace in time is cut off.
+    connect_timer_.expires_after(srv.options().connect_timeout);
+    connect_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec && sockets_.empty()) {
+            session_.close(engineio::close_reason::server_close);
+        }
+    });
+}
+
+connection::~connection() { connect_timer_.cancel(); }
+
+void connection::protocol_error() {
+    core::log::debug("socketio_protocol_error", {{"sid", session_.sid()}});
+    session_.close(engineio::close_reason::parse_error);
+}
+
+void connection::on_message(std::string_view data, bool binary) {
+    if (binary) {
+        if (expected_attachments_ == 0) {
+            protocol_error(); // a binary packet without a header announcing it (S16)
+            return;
+        }
+        attachments_.emplace_back(data);
+        if (attachments_.size() < expected_attachments_) {
+            return;
+        }
+        expected_attachments_ = 0;
+        auto text = std::move(partial_text_);
+        auto attachments = std::move(attachments_);
+        attachments_.clear();
+        auto r = decode(text);
+        dispatch(*r.value, attachments); // decoded successfully the first time
+        return;
+    }
+    if (expected_attachments_ != 0) {
+        protocol_error(); // text while attachments are still expected (S16)
+        return;
+    }
+    auto r = decode(data);
+    if (!r.value) {
+        protocol_error();
+        return;
+    }
+    if (r.value->attachments > 0) {
+        if (!placeholders_valid(r.value->value, r.value->attachments)) {
+            protocol_error();
+            return;
+        }
+        expected_attachments_ = r.value->attachments;
+        partial_text_.assign(data);
+        return;
+    }
+    static const std::vector<std::string> none;
+    dispatch(*r.value, none);
+}
+
+std::shared_ptr<socket> connection::find(const std::string& nsp) const {
+    for (const auto& s : sockets_) {
+        if (s->nsp() == nsp) {
+            return s;
+        }
+    }
+    return nullptr;
+}
+
+void connection::dispatch(packet& p, const std::vector<std::string>& attachments) {
+    if (p.type == packet_type::connect) {
+        on_connect(p);
+        return;
+    }
+    auto s = find(p.nsp);
+    if (!s || p.type == packet_type::connect_error) {
+        protocol_error(); // S10: only CONNECT may name a namespace not joined
+        return;
+    }
+    switch (p.type) {
+    case packet_type::disconnect:
+        remove(s, "client namespace disconnect");
+        return;
+    case packet_type::event:
+    case packet_type::binary_event: {
+        if (p.type == packet_type::binary_event && !placeholders_valid(p.value, attachments.size())) {
+            protocol_error();
+            return;
+        }
+        const auto& all = p.value.as_array();
+        std::string name_storage;
+        std::string_view name;
+        if (all.front().is_string()) {
+            name = all.front().as_string();
+        } else {
+            name_storage = boost::json::serialize(all.front());
+            name = name_storage;
+        }
+        event e{name, args_after_first(p.json), all, attachments, p.id};
+        auto* handler = server_.find_namespace(s->nsp());
+        handler->on_event(*s, e);
+        return;
+    }
+    case packet_type::ack:
+    case packet_type::binary_ack:
+        if (p.id) {
+            s->on_ack(*p.id, p.json);
+        }
+        return;
+    default:
+        protocol_error();
+        return;
+    }
+}
+
+void connection::on_connect(packet& p) {
+    if (find(p.nsp)) {
+        protocol_error(); // S10: the namespace is already joined on this connection
+        return;
+    }
+    auto* handler = server_.find_namespace(p.nsp);
+    if (handler == nullptr) {
+        session_.send(make_packet(packet_type::connect_error, p.nsp,
+                                  R"({"message":"Invalid namespace"})"));
+        return;
+    }
+    static const boost::json::object empty_auth;
+    const auto& auth = p.value.is_object() ? p.value.as_object() : empty_auth;
+    auto s = std::make_shared<socket>(*this, p.nsp, core::random_id());
+    if (auto refusal = handler->on_connect(*s, auth)) {
+        session_.send(make_packet(packet_type::connect_error, p.nsp, *refusal));
+        return;
+    }
+    sockets_.push_back(s);
+    s->connected_ = true;
+    server_.on_socket_count(+1);
+    connect_timer_.cancel();
+    session_.send(make_packet(packet_type::connect, p.nsp,
+                              std::string(R"({"sid":")") + s->id() + R"("})"));
+    handler->on_connected(*s);
+}
+
+void connection::remove(const std::shared_ptr<socket>& s, std::string_view reason) {
+    auto it = std::find(sockets_.begin(), sockets_.end(), s);
+    if (it == sockets_.end()) {
+        return;
+    }
+    sockets_.erase(it);
+    s->connected_ = false;
+    server_.on_socket_count(-1);
+    if (auto* handler = server_.find_namespace(s->nsp())) {
+        handler->on_disconnect(*s, reason);
+    }
+    server_.rooms().leave_all(*s);
+}
+
+void connection::disconnect(socket& target, bool close_session) {
+    if (close_session) {
+        // S12 "disconnect(true)": before_close sends every namespace its DISCONNECT.
+        session_.close(engineio::close_reason::server_close);
+        return;
+    }
+    auto s = find(target.nsp());
+    if (!s) {
+        return;
+    }
+    session_.send(make_packet(packet_type::disconnect, s->nsp(), {}));
+    remove(s, "server namespace disconnect");
+}
+
+void connection::before_close(engineio::close_reason) {
+    // A server-side close: DISCONNECT every namespace first so the client reports
+    // "io server disconnect" (S12, contract section 10).
+    auto all = sockets_;
+    for (const auto& s : all) {
+        session_.send(make_packet(packet_type::disconnect, s->nsp(), {}));
+        remove(s, "server namespace disconnect");
+    }
+}
+
+void connection::on_close(engineio::close_reason reason) {
+    connect_timer_.cancel();
+    auto all = std::move(sockets_);
+    sockets_.clear();
+    for (const auto& s : all) {
+        s->connected_ = false;
+        server_.on_socket_count(-1);
+        if (auto* handler = server_.find_namespace(s->nsp())) {
+            handler->on_disconnect(*s, engineio::to_string(reason));
+        }
+        server_.rooms().leave_all(*s);
+    }
+}
+
+} // namespace kamea::socketio

@@ -1,0 +1,54 @@
+#pragma once
+// The Socket.IO side of one Engine.IO session: decodes packets, reassembles binary
+// attachments (S15/S16), multiplexes namespaces (S9) and enforces the state rules (S10).
+
+#include "engineio/session.hpp"
+#include "socketio/packet.hpp"
+#include "socketio/socket.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kamea::socketio {
+
+class server;
+
+class connection final : public engineio::session_handler {
+public:
+    connection(server& srv, engineio::session& s);
+    ~connection() override;
+
+    void on_message(std::string_view data, bool binary) override;
+    void before_close(engineio::close_reason reason) override;
+    void on_close(engineio::close_reason reason) override;
+
+    engineio::session& session() { return session_; }
+    socketio::server& owner() { return server_; }
+
+    // Called by socket::disconnect.
+    void disconnect(socket& s, bool close_session);
+
+private:
+    void dispatch(packet& p, const std::vector<std::string>& attachments);
+    void on_connect(packet& p);
+    std::shared_ptr<socket> find(const std::string& nsp) const;
+    void remove(const std::shared_ptr<socket>& s, std::string_view reason);
+    void protocol_error();
+
+    socketio::server& server_;
+    engineio::session& session_;
+    std::vector<std::shared_ptr<socket>> sockets_;
+    boost::asio::steady_timer connect_timer_;
+
+    // A binary packet waiting for its attachments: its text is decoded again once they
+    // have all arrived.
+    std::string partial_text_;
+    std::size_t expected_attachments_ = 0;
+    std::vector<std::string> attachments_;
+};
+
+} // namespace kamea::socketio

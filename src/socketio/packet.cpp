@@ -1,0 +1,254 @@
+#include "socketio/packet.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <array>
+
+namespace kamea::socketio {
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool payload_valid(packet_type type, const boost::json::value& v, bool present) {
+    switch (type) {
+    case packet_type::connect:
+        return !present || v.is_object();
+    case packet_type::disconnect:
+        return !present;
+    case packet_type::connect_error:
+        return present && (v.is_object() || v.is_string());
+    case packet_type::event:
+    case packet_type::binary_event: {
+        if (!v.is_array() || v.as_array().empty()) {
+            return false;
+        }
+        const auto& first = v.as_array().front();
+        if (first.is_number()) {
+            return true;
+        }
+        return first.is_string() && !is_reserved_event(first.as_string());
+    }
+    case packet_type::ack:
+    case packet_type::binary_ack:
+        return v.is_array();
+    }
+    return false;
+}
+
+} // namespace
+
+const char* to_string(decode_error e) {
+    switch (e) {
+    case decode_error::bad_type:
+        return "unknown packet type";
+    case decode_error::bad_attachments:
+        return "illegal attachments";
+    case decode_error::bad_namespace:
+        return "invalid namespace";
+    case decode_error::bad_id:
+        return "invalid ack id";
+    case decode_error::bad_json:
+        return "invalid payload";
+    case decode_error::bad_payload:
+        return "invalid payload";
+    }
+    return "invalid packet";
+}
+
+bool is_reserved_event(std::string_view name) {
+    static constexpr std::array<std::string_view, 6> reserved = {
+        "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"};
+    for (auto r : reserved) {
+        if (r == name) {
+            return true;
+        }
+    }
+    return false;
+}
+
+decode_result decode(std::string_view text) {
+    decode_result r;
+    if (text.empty() || text[0] < '0' || text[0] > '6') {
+        r.error = decode_error::bad_type;
+        return r;
+    }
+    packet p;
+    p.type = static_cast<packet_type>(text[0]);
+    std::size_t i = 1;
+    if (p.type == packet_type::binary_event || p.type == packet_type::binary_ack) {
+        std::size_t start = i;
+        while (i < text.size() && is_digit(text[i]) && i - start < 3) {
+            ++i;
+        }
+        if (i == start || i >= text.size() || text[i] != '-') {
+            r.error = decode_error::bad_attachments;
+            return r;
+        }
+        for (std::size_t k = start; k < i; ++k) {
+            p.attachments = p.attachments * 10 + static_cast<std::size_t>(text[k] - '0');
+        }
+        if (p.attachments > max_attachments) {
+            r.error = decode_error::bad_attachments;
+            return r;
+        }
+        ++i;
+    }
+    if (i < text.size() && text[i] == '/') {
+        auto end = text.find(',', i);
+        if (end == std::string_view::npos) {
+            end = text.size();
+        }
+        p.nsp.assign(text.substr(i, end - i));
+        i = end == text.size() ? end : end + 1;
+    }
+    if (i < text.size() && is_digit(text[i])) {
+        std::size_t start = i;
+        std::uint64_t id = 0;
+        while (i < text.size() && is_digit(text[i])) {
+            if (i - start >= 15) { // beyond JavaScript's safe integers
+                r.error = decode_error::bad_id;
+                return r;
+            }
+            id = id * 10 + static_cast<std::uint64_t>(text[i] - '0');
+            ++i;
+        }
+        p.id = id;
+    }
+    p.json = text.substr(i);
+    if (!p.json.empty()) {
+        boost::system::error_code ec;
+        p.value = boost::json::parse(p.json, ec);
+        if (ec) {
+            r.error = decode_error::bad_json;
+            return r;
+        }
+    }
+    if (!payload_valid(p.type, p.value, !p.json.empty())) {
+        r.error = decode_error::bad_payload;
+        return r;
+    }
+    r.value = std::move(p);
+    return r;
+}
+
+std::string_view args_after_first(std::string_view a) {
+    // `a` is valid JSON (it was parsed): only strings need care while scanning.
+    std::size_t i = a.find('[');
+    if (i == std::string_view::npos) {
+        return {};
+    }
+    ++i;
+    int depth = 0;
+    bool in_string = false;
+    for (; i < a.size(); ++i) {
+        char c = a[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            ++depth;
+        } else if (c == ']' || c == '}') {
+            if (depth == 0) {
+                return {}; // only one element
+            }
+            --depth;
+        } else if (c == ',' && depth == 0) {
+            break;
+        }
+    }
+    if (i >= a.size()) {
+        return {};
+    }
+    std::size_t begin = i + 1;
+    std::size_t end = a.rfind(']');
+    auto rest = a.substr(begin, end - begin);
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\n' || rest.front() == '\t' ||
+                             rest.front() == '\r')) {
+        rest.remove_prefix(1);
+    }
+    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\n' || rest.back() == '\t' ||
+                             rest.back() == '\r')) {
+        rest.remove_suffix(1);
+    }
+    return rest;
+}
+
+bool placeholders_valid(const boost::json::value& v, std::size_t count) {
+    if (v.is_array()) {
+        for (const auto& e : v.as_array()) {
+            if (!placeholders_valid(e, count)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    if (!v.is_object()) {
+        return true;
+    }
+    const auto& o = v.as_object();
+    if (auto* ph = o.if_contains("_placeholder"); ph != nullptr && ph->is_bool() && ph->as_bool()) {
+        auto* num = o.if_contains("num");
+        if (num == nullptr || !num->is_number()) {
+            return false;
+        }
+        boost::system::error_code ec;
+        auto n = num->to_number<std::int64_t>(ec);
+        return !ec && n >= 0 && static_cast<std::size_t>(n) < count;
+    }
+    for (const auto& [k, e] : o) {
+        if (!placeholders_valid(e, count)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string encode_head(packet_type type,
+                        std::string_view nsp,
+                        std::optional<std::uint64_t> id,
+                        std::size_t attachments) {
+    std::string head;
+    head += static_cast<char>(type);
+    if (type == packet_type::binary_event || type == packet_type::binary_ack) {
+        head += std::to_string(attachments);
+        head += '-';
+    }
+    if (nsp != "/") {
+        head += nsp;
+        head += ',';
+    }
+    if (id) {
+        head += std::to_string(*id);
+    }
+    return head;
+}
+
+std::string encode_event_body(std::string_view name, std::string_view args) {
+    std::string body = "[";
+    body += boost::json::serialize(boost::json::string_view(name.data(), name.size()));
+    if (!args.empty()) {
+        body += ',';
+        body += args;
+    }
+    body += ']';
+    return body;
+}
+
+engineio::wire_ptr make_packet(packet_type type,
+                               std::string_view nsp,
+                               std::string_view body,
+                               std::optional<std::uint64_t> id,
+                               std::size_t attachments) {
+    return engineio::make_text(engineio::packet_type::message,
+                               encode_head(type, nsp, id, attachments), body);
+}
+
+} // namespace kamea::socketio

@@ -1,0 +1,634 @@
+#include "transport/http_server.hpp"
+
+#include "core/log.hpp"
+#include "core/random_id.hpp"
+#include "transport/cors.hpp"
+#include "transport/polling_link.hpp"
+#include "transport/websocket_connection.hpp"
+#include "transport/websocket_handshake.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/url/parse.hpp>
+
+#include <boost/asio/detached.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace kamea::transport {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+using parser_t = http::request_parser<http::string_body>;
+
+// Counts a connection from accept to close, also across a move to another shard.
+struct connection_ticket {
+    http_server::state* st = nullptr;
+    std::string ip;
+    connection_ticket() = default;
+    connection_ticket(http_server::state* s, std::string address) : st(s), ip(std::move(address)) {}
+    connection_ticket(connection_ticket&& o) noexcept : st(std::exchange(o.st, nullptr)), ip(std::move(o.ip)) {}
+    connection_ticket& operator=(connection_ticket&&) = delete;
+    connection_ticket(const connection_ticket&) = delete;
+    ~connection_ticket();
+};
+
+enum class outcome { keep_alive, close, taken };
+
+struct query_params {
+    std::string eio, transport, sid;
+    bool b64 = false;
+};
+
+query_params parse_query(const boost::urls::url_view& url) {
+    query_params q;
+    for (auto p : url.params()) {
+        if (p.key == "EIO") {
+            q.eio = p.value;
+        } else if (p.key == "transport") {
+            q.transport = p.value;
+        } else if (p.key == "sid") {
+            q.sid = p.value;
+        } else if (p.key == "b64") {
+            q.b64 = true;
+        }
+    }
+    return q;
+}
+
+} // namespace
+
+struct http_server::state {
+    std::vector<std::unique_ptr<shard>>& shards;
+    http_server_options options;
+    route_handler routes;
+    cors_policy cors;
+    http_server_stats stats;
+    std::unique_ptr<tcp::acceptor> acceptor;
+    std::mutex per_ip_mutex;
+    std::unordered_map<std::string, std::size_t> per_ip;
+
+    state(std::vector<std::unique_ptr<shard>>& s, http_server_options o, route_handler r)
+        : shards(s), options(std::move(o)), routes(std::move(r)), cors(options.cors_origins) {}
+
+    void release(const std::string& ip) {
+        stats.connections.fetch_sub(1, std::memory_order_relaxed);
+        if (options.max_connections_per_ip != 0) {
+            std::lock_guard lock(per_ip_mutex);
+            if (auto it = per_ip.find(ip); it != per_ip.end() && --it->second == 0) {
+                per_ip.erase(it);
+            }
+        }
+    }
+};
+
+connection_ticket::~connection_ticket() {
+    if (st != nullptr) {
+        st->release(ip);
+    }
+}
+
+namespace {
+
+using state = http_server::state;
+
+asio::awaitable<void> run_connection(state& st,
+                                     shard& sh,
+                                     tcp::socket socket,
+                                     beast::flat_buffer buffer,
+                                     std::unique_ptr<parser_t> parsed,
+                                     connection_ticket ticket);
+
+void spawn(shard& sh, asio::awaitable<void> task) {
+    asio::co_spawn(sh.ctx, std::move(task), [](const std::exception_ptr& e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                core::log::error("connection_exception", {{"what", ex.what()}});
+            }
+        }
+    });
+}
+
+// Keeps shard.connections exact while a coroutine runs there.
+struct shard_presence {
+    shard& sh;
+    explicit shard_presence(shard& s) : sh(s) { ++sh.connections; }
+    ~shard_presence() { --sh.connections; }
+    shard_presence(const shard_presence&) = delete;
+    shard_presence& operator=(const shard_presence&) = delete;
+};
+
+http_response make_response(const parser_t& p, http::status status, std::string_view content_type,
+                            std::string body) {
+    http_response res{status, p.get().version()};
+    if (!content_type.empty()) {
+        res.set(http::field::content_type, content_type);
+    }
+    res.body() = std::move(body);
+    res.keep_alive(p.get().keep_alive());
+    res.prepare_payload();
+    return res;
+}
+
+// E4: {"code":N,"message":"..."} with 400 (403 for code 4).
+http_response engine_error(const state& st, const parser_t& p, int code, std::string_view message) {
+    auto res = make_response(p, code == 4 ? http::status::forbidden : http::status::bad_request,
+                             "application/json",
+                             "{\"code\":" + std::to_string(code) + ",\"message\":\"" +
+                                 std::string(message) + "\"}");
+    st.cors.apply(p.get()[http::field::origin], res);
+    return res;
+}
+
+asio::awaitable<outcome> write(beast::tcp_stream& stream, http_response res) {
+    bool keep = res.keep_alive();
+    stream.expires_after(std::chrono::seconds(30));
+    auto [ec, n] = co_await http::async_write(stream, res, nothrow);
+    co_return ec || !keep ? outcome::close : outcome::keep_alive;
+}
+
+// E5: a refused WebSocket upgrade gets a raw 400 and the socket is closed.
+asio::awaitable<outcome> refuse_upgrade(beast::tcp_stream& stream, std::string_view message) {
+    std::string raw = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\n"
+                      "Content-Length: " +
+                      std::to_string(message.size()) + "\r\n\r\n" + std::string(message);
+    stream.expires_after(std::chrono::seconds(10));
+    co_await asio::async_write(stream, asio::buffer(raw), nothrow);
+    co_return outcome::close;
+}
+
+std::string switching_protocols(const state& st, const parser_t& p) {
+    const auto& req = p.get();
+    return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+           websocket_accept_key(req[http::field::sec_websocket_key]) + "\r\n" +
+           st.cors.raw_lines(req[http::field::origin]) + "\r\n";
+}
+
+// A WebSocket that may not carry the session: 101, then a close frame.
+asio::awaitable<outcome> accept_and_close(const state& st, beast::tcp_stream& stream, const parser_t& p) {
+    auto raw = switching_protocols(st, p);
+    raw += std::string("\x88\x00", 2);
+    stream.expires_after(std::chrono::seconds(10));
+    co_await asio::async_write(stream, asio::buffer(raw), nothrow);
+    co_return outcome::close;
+}
+
+// Writes the 101 and runs the WebSocket in this coroutine (W1, U1).
+asio::awaitable<outcome> accept_websocket(state& st,
+                                          shard& sh,
+                                          beast::tcp_stream& stream,
+                                          beast::flat_buffer& buffer,
+                                          const parser_t& p,
+                                          std::shared_ptr<engineio::session> session,
+                                          bool probe,
+                                          bool b64) {
+    std::string response = switching_protocols(st, p);
+    auto leftover = beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+    stream.expires_never();
+    auto conn = std::make_shared<websocket_connection>(sh, stream.release_socket(), session, probe,
+                                                       b64, st.options.conformance);
+    if (probe) {
+        session->begin_upgrade(conn.get()); // checked by the caller, nothing ran since
+    }
+    co_await conn->run(std::move(response), std::move(leftover));
+    co_return outcome::taken;
+}
+
+// P1: hold the GET until the session has something for it, watching for the client
+// going away meanwhile (P8).
+asio::awaitable<outcome> poll_get(state& st,
+                                  beast::tcp_stream& stream,
+                                  const parser_t& p,
+                                  const std::shared_ptr<engineio::session>& session) {
+    polling_link link(stream.get_executor());
+    switch (session->attach_poll(&link)) {
+    case engineio::session::poll_result::ok:
+        break;
+    case engineio::session::poll_result::duplicate: // P6
+        co_await write(stream, engine_error(st, p, 3, "Bad request"));
+        co_return outcome::close;
+    case engineio::session::poll_result::wrong_transport:
+        co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
+    }
+    stream.expires_never();
+    bool watch_peer = true;
+    while (!session->poll_ready()) {
+        if (!watch_peer) {
+            co_await link.wait();
+            continue;
+        }
+        auto which = co_await (link.wait() ||
+                               stream.socket().async_wait(tcp::socket::wait_read, nothrow));
+        if (which.index() == 0) {
+            continue;
+        }
+        char byte = 0;
+        auto r = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            session->detach_poll(&link); // the client went away
+            co_return outcome::close;
+        }
+        watch_peer = r < 0; // data from a pipelining client: stop watching, it is not EOF
+    }
+    auto body = session->take_poll_payload();
+    auto res = make_response(p, http::status::ok, "text/plain; charset=UTF-8", std::move(body));
+    res.set(http::field::cache_control, "no-store");
+    st.cors.apply(p.get()[http::field::origin], res);
+    co_return co_await write(stream, std::move(res));
+}
+
+// P2: decode the POST body and deliver its packets in order.
+asio::awaitable<outcome> poll_post(state& st,
+                                   beast::tcp_stream& stream,
+                                   beast::flat_buffer& buffer,
+                                   parser_t& p,
+                                   const std::shared_ptr<engineio::session>& session) {
+    if (p.get()[http::field::content_type].starts_with("application/octet-stream")) {
+        session->on_transport_closed(engineio::close_reason::parse_error); // P4
+        co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
+    }
+    if (!p.is_done()) {
+        stream.expires_after(st.options.handshake_timeout);
+        auto [ec, n] = co_await http::async_read(stream, buffer, p, nothrow);
+        if (ec == http::error::body_limit) {
+            session->on_transport_closed(engineio::close_reason::transport_error); // P5
+            auto res = make_response(p, http::status::payload_too_large, "application/json",
+                                     R"({"code":3,"message":"Payload too large"})");
+            res.keep_alive(false);
+            st.cors.apply(p.get()[http::field::origin], res);
+            co_await write(stream, std::move(res));
+            co_return outcome::close;
+        }
+        if (ec) {
+            session->on_transport_closed(engineio::close_reason::transport_error); // P8
+            co_return outcome::close;
+        }
+    }
+    session->on_post(p.get().body());
+    auto res = make_response(p, http::status::ok, "text/html", "ok");
+    res.set(http::field::cache_control, "no-store");
+    st.cors.apply(p.get()[http::field::origin], res);
+    co_return co_await write(stream, std::move(res));
+}
+
+// The Engine.IO endpoint: validation in the reference's order (E3), then handshake,
+// polling GET/POST, WebSocket or upgrade.
+asio::awaitable<outcome> handle_engine(state& st,
+                                       shard& sh,
+                                       beast::tcp_stream& stream,
+                                       beast::flat_buffer& buffer,
+                                       parser_t& p,
+                                       const query_params& q,
+                                       endpoint ep) {
+    const auto& req = p.get();
+    auto origin = req[http::field::origin];
+    if (req.method() == http::verb::options && st.cors.enabled() &&
+        req.count(http::field::access_control_request_method) != 0) {
+        auto res = make_response(p, http::status::no_content, {}, {});
+        st.cors.apply_preflight(origin, req[http::field::access_control_request_headers], res);
+        co_return co_await write(stream, std::move(res)); // H2
+    }
+    bool is_polling = q.transport == "polling";
+    bool is_websocket = q.transport == "websocket";
+    bool upgrade_request = beast::websocket::is_upgrade(req);
+    if (!is_polling && !is_websocket) {
+        if (upgrade_request) {
+            co_return co_await refuse_upgrade(stream, "Transport unknown");
+        }
+        co_return co_await write(stream, engine_error(st, p, 0, "Transport unknown"));
+    }
+    if (!origin_is_valid(origin)) {
+        co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
+    }
+    if (!q.sid.empty()) {
+        auto session = sh.sessions.find(q.sid);
+        if (!session) {
+            if (upgrade_request) {
+                co_return co_await refuse_upgrade(stream, "Session ID unknown");
+            }
+            co_return co_await write(stream, engine_error(st, p, 1, "Session ID unknown"));
+        }
+        if (is_websocket) {
+            // U1: only a polling session that is not already upgrading may upgrade.
+            bool valid_ws = upgrade_request &&
+                            !websocket_request_error(req[http::field::sec_websocket_version],
+                                                     req[http::field::sec_websocket_key]);
+            if (!valid_ws) {
+                if (upgrade_request) {
+                    co_return co_await refuse_upgrade(stream, "Bad request");
+                }
+                co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
+            }
+            if (session->transport() != engineio::transport_kind::polling ||
+                session->upgrading() || session->closed()) {
+                // U7: accepted at the HTTP level, then closed at once, as the reference does.
+                co_return co_await accept_and_close(st, stream, p);
+            }
+            co_return co_await accept_websocket(st, sh, stream, buffer, p, session, true, q.b64);
+        }
+        if (session->transport() != engineio::transport_kind::polling) {
+            co_return co_await write(stream, engine_error(st, p, 3, "Bad request")); // U7
+        }
+        if (req.method() == http::verb::get) {
+            co_return co_await poll_get(st, stream, p, session);
+        }
+        if (req.method() == http::verb::post) {
+            co_return co_await poll_post(st, stream, buffer, p, session);
+        }
+        auto res = make_response(p, http::status::internal_server_error, {}, {}); // P11
+        st.cors.apply(origin, res);
+        co_return co_await write(stream, std::move(res));
+    }
+    if (req.method() != http::verb::get) {
+        co_return co_await write(stream, engine_error(st, p, 2, "Bad handshake method"));
+    }
+    if (is_websocket && !upgrade_request) {
+        co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
+    }
+    if (q.eio != "4") {
+        if (upgrade_request) {
+            co_return co_await refuse_upgrade(stream, "Unsupported protocol version");
+        }
+        co_return co_await write(stream, engine_error(st, p, 5, "Unsupported protocol version"));
+    }
+    if (is_websocket) {
+        if (auto why = websocket_request_error(req[http::field::sec_websocket_version],
+                                               req[http::field::sec_websocket_key])) {
+            co_return co_await refuse_upgrade(stream, *why);
+        }
+    }
+    if (sh.stopping) {
+        co_return co_await write(stream, engine_error(st, p, 4, "Server is shutting down"));
+    }
+    // Handshake (E8): a new session on this shard; its sid names the shard.
+    engineio::handshake_info info;
+    boost::system::error_code ec;
+    auto remote = stream.socket().remote_endpoint(ec);
+    info.remote_address = ec ? std::string() : remote.address().to_string();
+    info.authorization = std::string(req[http::field::authorization]);
+    auto target = req.target();
+    if (auto qm = target.find('?'); qm != std::string_view::npos) {
+        info.query = std::string(target.substr(qm + 1));
+    }
+    auto session = std::make_shared<engineio::session>(
+        sh.ctx.get_executor(), core::random_id(sh.index),
+        is_websocket ? engineio::transport_kind::websocket : engineio::transport_kind::polling,
+        st.options.session, std::move(info));
+    session->set_handler(sh.make_handler(*session, ep));
+    sh.sessions.add(session);
+    core::log::debug("session_open", {{"sid", session->sid()}, {"transport", q.transport}});
+    if (is_websocket) {
+        co_return co_await accept_websocket(st, sh, stream, buffer, p, session, false, q.b64);
+    }
+    session->open();
+    auto res = make_response(p, http::status::ok, "text/plain; charset=UTF-8",
+                             session->take_poll_payload());
+    res.set(http::field::cache_control, "no-store");
+    st.cors.apply(origin, res);
+    co_return co_await write(stream, std::move(res));
+}
+
+// Routes that are not the Engine.IO endpoint.
+asio::awaitable<outcome> handle_other(state& st,
+                                      beast::tcp_stream& stream,
+                                      beast::flat_buffer& buffer,
+                                      parser_t& p) {
+    if (!p.is_done()) {
+        p.body_limit(st.options.max_body);
+        stream.expires_after(st.options.handshake_timeout);
+        auto [ec, n] = co_await http::async_read(stream, buffer, p, nothrow);
+        if (ec == http::error::body_limit) {
+            auto res = make_response(p, http::status::payload_too_large, "application/json",
+                                     R"({"error":"payload_too_large"})");
+            res.keep_alive(false);
+            co_await write(stream, std::move(res));
+            co_return outcome::close;
+        }
+        if (ec) {
+            co_return outcome::close;
+        }
+    }
+    if (st.routes) {
+        if (auto res = st.routes(p.get())) {
+            res->keep_alive(p.get().keep_alive());
+            res->prepare_payload();
+            co_return co_await write(stream, std::move(*res));
+        }
+    }
+    co_return co_await write(stream, make_response(p, http::status::not_found, "application/json",
+                                                   R"({"error":"not_found"})"));
+}
+
+// Moves a connection to the shard that owns the session its request names.
+void migrate(state& st,
+             shard& target,
+             beast::tcp_stream& stream,
+             beast::flat_buffer buffer,
+             std::unique_ptr<parser_t> parsed,
+             connection_ticket ticket) {
+    boost::system::error_code ec;
+    auto protocol = stream.socket().local_endpoint(ec).protocol();
+    auto fd = stream.socket().release(ec);
+    if (ec) {
+        return;
+    }
+    asio::post(target.ctx, [&st, &target, protocol, fd, buffer = std::move(buffer),
+                            parsed = std::move(parsed), ticket = std::move(ticket)]() mutable {
+        tcp::socket socket(target.ctx);
+        boost::system::error_code aec;
+        socket.assign(protocol, fd, aec);
+        if (aec) {
+            ::close(fd);
+            return;
+        }
+        spawn(target, run_connection(st, target, std::move(socket), std::move(buffer),
+                                     std::move(parsed), std::move(ticket)));
+    });
+}
+
+asio::awaitable<void> run_connection(state& st,
+                                     shard& sh,
+                                     tcp::socket socket,
+                                     beast::flat_buffer buffer,
+                                     std::unique_ptr<parser_t> parsed,
+                                     connection_ticket ticket) {
+    shard_presence presence(sh);
+    beast::tcp_stream stream(std::move(socket));
+    while (true) {
+        auto p = std::move(parsed);
+        if (!p) {
+            if (sh.stopping) {
+                break;
+            }
+            p = std::make_unique<parser_t>();
+            p->header_limit(16 * 1024);
+            p->body_limit(st.options.session.max_payload);
+            stream.expires_after(st.options.handshake_timeout);
+            sh.idle_streams.insert(&stream);
+            auto [ec, n] = co_await http::async_read_header(stream, buffer, *p, nothrow);
+            sh.idle_streams.erase(&stream);
+            if (ec) {
+                if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+                    ec != beast::error::timeout && ec != asio::error::operation_aborted &&
+                    ec != asio::error::connection_reset) {
+                    // Malformed HTTP: a clear 400 and the connection is closed.
+                    static constexpr std::string_view bad =
+                        "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                        "Content-Type: application/json\r\nContent-Length: 23\r\n\r\n"
+                        R"({"error":"bad_request"})";
+                    stream.expires_after(std::chrono::seconds(5));
+                    co_await asio::async_write(stream, asio::buffer(bad), nothrow);
+                }
+                break;
+            }
+        }
+        std::string_view target = p->get().target();
+        auto url = boost::urls::parse_origin_form(target);
+        if (!url) {
+            co_await write(stream, make_response(*p, http::status::bad_request, "application/json",
+                                                 R"({"error":"bad_request","message":"invalid target"})"));
+            break;
+        }
+        auto path = url->encoded_path();
+        std::optional<endpoint> ep;
+        if (path == "/socket.io/" || path == "/socket.io") {
+            ep = endpoint::socketio;
+        } else if (st.options.conformance && (path == "/engine.io/" || path == "/engine.io")) {
+            ep = endpoint::engineio_echo;
+        }
+        outcome result;
+        if (ep) {
+            auto q = parse_query(*url);
+            int tag = q.sid.empty() ? -1 : core::random_id_tag(q.sid);
+            if (tag >= 0 && tag < static_cast<int>(st.shards.size()) && tag != sh.index) {
+                migrate(st, *st.shards[static_cast<std::size_t>(tag)], stream, std::move(buffer),
+                        std::move(p), std::move(ticket));
+                co_return;
+            }
+            result = co_await handle_engine(st, sh, stream, buffer, *p, q, *ep);
+        } else {
+            result = co_await handle_other(st, stream, buffer, *p);
+        }
+        if (result != outcome::keep_alive) {
+            co_return;
+        }
+    }
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<state> st) {
+    std::size_t next = 0;
+    auto& acceptor = *st->acceptor;
+    asio::steady_timer backoff(acceptor.get_executor());
+    while (acceptor.is_open()) {
+        auto& target = *st->shards[next++ % st->shards.size()];
+        auto [ec, socket] = co_await acceptor.async_accept(target.ctx, nothrow);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+                co_return;
+            }
+            // Out of file descriptors or a transient error: back off briefly.
+            core::log::warn("accept_failed", {{"error", ec.message()}});
+            backoff.expires_after(std::chrono::milliseconds(50));
+            co_await backoff.async_wait(nothrow);
+            continue;
+        }
+        boost::system::error_code rec;
+        auto remote = socket.remote_endpoint(rec);
+        std::string ip = rec ? std::string() : remote.address().to_string();
+        if (st->stats.connections.load(std::memory_order_relaxed) >= st->options.max_connections) {
+            st->stats.rejected.fetch_add(1, std::memory_order_relaxed);
+            socket.close(rec);
+            continue;
+        }
+        if (st->options.max_connections_per_ip != 0) {
+            std::lock_guard lock(st->per_ip_mutex);
+            auto& count = st->per_ip[ip];
+            if (count >= st->options.max_connections_per_ip) {
+                st->stats.rejected.fetch_add(1, std::memory_order_relaxed);
+                socket.close(rec);
+                continue;
+            }
+            ++count;
+        }
+        st->stats.connections.fetch_add(1, std::memory_order_relaxed);
+        socket.set_option(tcp::no_delay(true), rec);
+        connection_ticket ticket(st.get(), std::move(ip));
+        asio::post(target.ctx, [st, &target, socket = std::move(socket),
+                                ticket = std::move(ticket)]() mutable {
+            spawn(target, run_connection(*st, target, std::move(socket), beast::flat_buffer(),
+                                         nullptr, std::move(ticket)));
+        });
+    }
+}
+
+} // namespace
+
+http_server::http_server(std::vector<std::unique_ptr<shard>>& shards,
+                         http_server_options options,
+                         route_handler routes)
+    : state_(std::make_shared<state>(shards, std::move(options), std::move(routes))) {}
+
+http_server::~http_server() = default;
+
+std::uint16_t http_server::listen(const std::string& host, std::uint16_t port) {
+    auto& ctx = state_->shards.front()->ctx;
+    tcp::endpoint ep(asio::ip::make_address(host), port);
+    state_->acceptor = std::make_unique<tcp::acceptor>(ctx);
+    state_->acceptor->open(ep.protocol());
+    state_->acceptor->set_option(asio::socket_base::reuse_address(true));
+    state_->acceptor->bind(ep);
+    state_->acceptor->listen(asio::socket_base::max_listen_connections);
+    auto bound = state_->acceptor->local_endpoint().port();
+    asio::co_spawn(ctx, accept_loop(state_), asio::detached);
+    return bound;
+}
+
+void http_server::stop_accepting() {
+    auto st = state_;
+    asio::post(st->shards.front()->ctx, [st] {
+        boost::system::error_code ec;
+        if (st->acceptor) {
+            st->acceptor->close(ec);
+        }
+    });
+    for (auto& sh : st->shards) {
+        asio::post(sh->ctx, [s = sh.get()] {
+            s->stopping = true;
+            for (auto* stream : s->idle_streams) {
+                stream->cancel();
+            }
+        });
+    }
+}
+
+const http_server_stats& http_server::stats() const { return state_->stats; }
+
+} // namespace kamea::transport

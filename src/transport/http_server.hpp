@@ -1,0 +1,65 @@
+#pragma once
+// The public listener: accepts TCP connections, spreads them over the shards, reads HTTP
+// requests and routes them: the Engine.IO endpoint (polling, WebSocket, upgrade) or the
+// application's extra routes (/doc, ...).
+
+#include "engineio/session.hpp"
+#include "transport/shard.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace kamea::transport {
+
+using http_request = boost::beast::http::request<boost::beast::http::string_body>;
+using http_response = boost::beast::http::response<boost::beast::http::string_body>;
+// Answers a request outside the Engine.IO paths, or nullopt for 404.
+using route_handler = std::function<std::optional<http_response>(const http_request&)>;
+
+struct http_server_options {
+    std::chrono::milliseconds handshake_timeout{10000};
+    std::size_t max_connections = 100000;
+    std::size_t max_connections_per_ip = 0;
+    std::size_t max_body = 1000000; // for routes other than the Engine.IO endpoint
+    engineio::session_options session;
+    std::vector<std::string> cors_origins;
+    bool conformance = false; // also serve the raw Engine.IO echo at /engine.io/
+};
+
+struct http_server_stats {
+    std::atomic<std::size_t> connections{0};
+    std::atomic<std::size_t> rejected{0};
+};
+
+class http_server {
+public:
+    http_server(std::vector<std::unique_ptr<shard>>& shards,
+                http_server_options options,
+                route_handler routes = {});
+    ~http_server();
+
+    // Binds and starts accepting (on shard 0). Returns the bound port.
+    std::uint16_t listen(const std::string& host, std::uint16_t port);
+    // Stops accepting and closes idle keep-alive connections (shutdown).
+    void stop_accepting();
+
+    const http_server_stats& stats() const;
+
+    struct state; // shared with the connection coroutines (http_server.cpp)
+
+private:
+    std::shared_ptr<state> state_;
+};
+
+} // namespace kamea::transport

@@ -1,0 +1,45 @@
+#pragma once
+// A shard: one event loop on one thread, with the sessions it owns (style.md section 2).
+// Connections are spread over shards at accept; a request for a session of another shard
+// moves its socket there (http_connection.cpp), so sessions never need locks.
+
+#include "engineio/registry.hpp"
+#include "engineio/session.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <unordered_set>
+
+namespace kamea::transport {
+
+// Which Engine.IO endpoint a session was opened on.
+enum class endpoint : std::uint8_t { socketio, engineio_echo };
+
+struct shard {
+    explicit shard(int i) : index(i) {}
+
+    int index;
+    boost::asio::io_context ctx{1};
+    engineio::registry sessions;
+    // Builds the layer above Engine.IO for a new session (set by main).
+    std::function<std::unique_ptr<engineio::session_handler>(engineio::session&, endpoint)>
+        make_handler;
+
+    // Read buffer shared by every WebSocket of this shard: a read is processed completely
+    // before the next one starts, so idle connections own no read buffer.
+    std::array<char, 64 * 1024> read_scratch{};
+
+    // Connections (HTTP or WebSocket) whose coroutine runs on this shard.
+    std::size_t connections = 0;
+    std::size_t websocket_connections = 0;
+    // HTTP connections waiting for their next request: closed at once on shutdown.
+    std::unordered_set<boost::beast::tcp_stream*> idle_streams;
+    bool stopping = false;
+};
+
+} // namespace kamea::transport
