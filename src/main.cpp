@@ -101,8 +101,11 @@ int main(int argc, char** argv) {
     }
     core::log::init(cfg.log_level);
 
+    // Declared before the shards so it outlives them: the shards' sessions hold sockets that
+    // leave their server's rooms as they are destroyed.
+    std::vector<std::unique_ptr<socketio::server>> sio;
     auto shards = make_shards(cfg);
-    auto sio = make_socketio(cfg, shards);
+    sio = make_socketio(cfg, shards);
 
     transport::http_server_options opts;
     opts.handshake_timeout = cfg.handshake_timeout;

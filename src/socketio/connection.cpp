@@ -141,6 +141,7 @@ void connection::on_connect(packet& p) {
     const auto& auth = p.value.is_object() ? p.value.as_object() : empty_auth;
     auto s = std::make_shared<socket>(*this, p.nsp, core::random_id());
     if (auto refusal = handler->on_connect(*s, auth)) {
+        server_.rooms().leave_all(*s);
         session_.send(make_packet(packet_type::connect_error, p.nsp, *refusal));
         return;
     }

@@ -8,7 +8,8 @@ namespace kamea::socketio {
 socket::socket(connection& conn, std::string nsp, std::string id)
     : conn_(conn), nsp_(std::move(nsp)), id_(std::move(id)) {}
 
-socket::~socket() = default;
+// Whatever path ends a socket, it never stays listed in a room.
+socket::~socket() { conn_.owner().rooms().leave_all(*this); }
 
 engineio::session& socket::session() { return conn_.session(); }
 
@@ -64,11 +65,7 @@ void socket::on_ack(std::uint64_t id, std::string_view args_array_json) {
     cb(args_array_json);
 }
 
-void socket::join(const std::string& room) {
-    if (connected_) {
-        conn_.owner().rooms().join(*this, room);
-    }
-}
+void socket::join(const std::string& room) { conn_.owner().rooms().join(*this, room); }
 
 void socket::leave(const std::string& room) { conn_.owner().rooms().leave(*this, room); }
 

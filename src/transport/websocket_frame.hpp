@@ -37,7 +37,11 @@ public:
     template <typename F> std::uint16_t feed(char* data, std::size_t size, F&& on_message);
 
     // Memory held between messages (0 when idle: buffers are released after each message).
-    std::size_t buffered() const { return message_.capacity(); }
+    std::size_t buffered() const {
+        auto inline_capacity = std::string().capacity();
+        return (message_.capacity() > inline_capacity ? message_.capacity() : 0) +
+               (control_.capacity() > inline_capacity ? control_.capacity() : 0);
+    }
 
 private:
     std::uint16_t parse_header();
@@ -73,6 +77,10 @@ std::uint16_t frame_parser::feed(char* data, std::size_t size, F&& on_message) {
             }
             if (header_have_ < 2) {
                 return 0;
+            }
+            if ((header_[1] & 0x80) == 0) {
+                failed_ = true;
+                return 1002; // client frames must be masked: no need to wait for more
             }
             std::size_t len7 = header_[1] & 0x7f;
             std::size_t need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;

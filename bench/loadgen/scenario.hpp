@@ -1,0 +1,55 @@
+#pragma once
+// What a client does once it has joined the namespace. The connection machinery (TCP,
+// WebSocket, Engine.IO open/ping/pong, namespace CONNECT) lives in `client`; a scenario only
+// sees Socket.IO packets of its namespace and answers with emits.
+//
+// One instance per worker thread, called only from that thread: no locks. Scenarios record
+// what they measure in the worker's thread_stats (counters, latency histograms).
+//
+// Planned (issue 5): "subscribe" emits `telemetries` {deviceId, tenantId} with an ack id in
+// on_connected and counts the ack in on_ack; "fanout" also reads the publish timestamp of
+// each `telemetries` event in on_event into a latency histogram; a publisher (HTTP POSTs of
+// batches to the ingest endpoint) runs as another coroutine on a worker.
+
+#include "loadgen/options.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+namespace kamea::loadgen {
+
+class client;
+
+class scenario {
+public:
+    scenario() = default;
+    scenario(const scenario&) = delete;
+    scenario& operator=(const scenario&) = delete;
+    scenario(scenario&&) = delete;
+    scenario& operator=(scenario&&) = delete;
+    virtual ~scenario() = default;
+
+    // The namespace CONNECT was acknowledged; emits queued here leave with the next write.
+    virtual void on_connected(client& c) { (void)c; }
+    // EVENT of our namespace: `args` is the JSON array; `ack_id` when the server asks for an ack.
+    virtual void on_event(client& c, std::string_view args, std::optional<std::uint64_t> ack_id) {
+        (void)c;
+        (void)args;
+        (void)ack_id;
+    }
+    // ACK of our namespace for an emit of ours.
+    virtual void on_ack(client& c, std::uint64_t id, std::string_view args) {
+        (void)c;
+        (void)id;
+        (void)args;
+    }
+};
+
+// Idle: join the namespace, answer heartbeats, nothing else.
+class idle_scenario final : public scenario {};
+
+std::unique_ptr<scenario> make_scenario(const options& opts);
+
+} // namespace kamea::loadgen

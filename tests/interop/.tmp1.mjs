@@ -1,0 +1,12 @@
+import { startServer, client, waitConnectError, closeAllClients } from './server.mjs';
+const mode = process.argv[2];
+const server = await startServer(['--log-level', 'debug']);
+const opts = mode === 'p' ? { transports: ['polling'] } : mode === 'w' ? { transports: ['websocket'] } : {};
+const socket = client(`${server.url}/random`, opts);
+console.log((await waitConnectError(socket)).message);
+closeAllClients();
+await new Promise(r => setTimeout(r, 300));
+const t = Date.now();
+const r = await server.stop('SIGTERM', 12000);
+console.log(mode, r, Date.now() - t);
+console.log(server.logs.map(l => JSON.stringify(l)).join('\n'));

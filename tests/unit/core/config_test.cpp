@@ -1,0 +1,60 @@
+#include "core/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+using namespace kamea::core;
+
+namespace {
+config parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "kamea-wss");
+    return parse_config(static_cast<int>(args.size()), args.data());
+}
+} // namespace
+
+TEST(config, defaults_match_the_contract) {
+    auto c = parse({});
+    EXPECT_EQ(c.public_port, 3000);
+    EXPECT_EQ(c.internal_port, 3001);
+    EXPECT_EQ(c.ping_interval.count(), 25000);
+    EXPECT_EQ(c.ping_timeout.count(), 20000);
+    EXPECT_EQ(c.max_payload, 1000000U);
+    EXPECT_EQ(c.connect_timeout.count(), 45000);
+    EXPECT_TRUE(c.cors_origins.empty());
+    EXPECT_FALSE(c.conformance);
+}
+
+TEST(config, flags_and_lists) {
+    auto c = parse({"--ping-interval", "300", "--cors-origins", "http://a,http://b", "--conformance"});
+    EXPECT_EQ(c.ping_interval.count(), 300);
+    ASSERT_EQ(c.cors_origins.size(), 2U);
+    EXPECT_EQ(c.cors_origins[1], "http://b");
+    EXPECT_TRUE(c.conformance);
+}
+
+TEST(config, environment_variable_and_flag_wins) {
+    ::setenv("WSS_PUBLIC_PORT", "4100", 1);
+    EXPECT_EQ(parse({}).public_port, 4100);
+    EXPECT_EQ(parse({"--public-port", "4200"}).public_port, 4200);
+    ::unsetenv("WSS_PUBLIC_PORT");
+}
+
+TEST(config, refuses_unknown_flags_and_bad_values) {
+    EXPECT_THROW(parse({"--no-such-flag"}), config_error);
+    EXPECT_THROW(parse({"--public-port", "70000"}), config_error);
+    EXPECT_THROW(parse({"--ping-interval", "abc"}), config_error);
+    EXPECT_THROW(parse({"--log-level", "loud"}), config_error);
+    try {
+        parse({"--no-such-flag"});
+    } catch (const config_error& e) {
+        EXPECT_NE(e.exit_code, 0);
+        EXPECT_NE(std::string(e.what()).find("no-such-flag"), std::string::npos);
+    }
+}
+
+TEST(config, markdown_lists_every_flag_with_its_variable) {
+    auto md = config_markdown();
+    EXPECT_NE(md.find("`--ping-interval` | `WSS_PING_INTERVAL`"), std::string::npos);
+    EXPECT_NE(md.find("`--max-send-queue` | `WSS_MAX_SEND_QUEUE`"), std::string::npos);
+}

@@ -1,0 +1,216 @@
+// The session state machine, driven with no sockets: a fake transport link records wakes,
+// and the io_context runs the timers (short intervals).
+#include "engineio/registry.hpp"
+#include "engineio/session.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
+
+using namespace kamea::engineio;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fake_link : transport_link {
+    int wakes = 0;
+    void wake() override { ++wakes; }
+};
+
+struct recording_handler : session_handler {
+    std::vector<std::string> messages;
+    std::vector<close_reason> closes;
+    int before_close_calls = 0;
+    session* target = nullptr;
+    void on_message(std::string_view data, bool binary) override {
+        messages.push_back((binary ? "bin:" : "") + std::string(data));
+    }
+    void before_close(close_reason) override {
+        ++before_close_calls;
+        target->send(make_text(packet_type::message, "bye"));
+    }
+    void on_close(close_reason r) override { closes.push_back(r); }
+};
+
+struct session_fixture : ::testing::Test {
+    boost::asio::io_context ctx;
+    registry sessions;
+    session_options options;
+    recording_handler* handler = nullptr;
+
+    std::shared_ptr<session> make(transport_kind kind) {
+        auto s = std::make_shared<session>(ctx.get_executor(), "sid123", kind, options,
+                                           handshake_info{});
+        auto h = std::make_unique<recording_handler>();
+        h->target = s.get();
+        handler = h.get();
+        s->set_handler(std::move(h));
+        sessions.add(s);
+        return s;
+    }
+};
+
+} // namespace
+
+TEST_F(session_fixture, open_packet_has_exactly_the_reference_keys) {
+    auto s = make(transport_kind::polling);
+    s->open();
+    EXPECT_EQ(s->take_poll_payload(),
+              R"(0{"sid":"sid123","upgrades":["websocket"],"pingInterval":25000,)"
+              R"("pingTimeout":20000,"maxPayload":1000000})");
+    auto w = make(transport_kind::websocket);
+    std::vector<wire_ptr> out;
+    w->open();
+    w->take_queue(out);
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_NE(out[0]->payload().find(R"("upgrades":[])"), std::string_view::npos);
+}
+
+TEST_F(session_fixture, poll_joins_queued_packets_and_wakes_a_pending_get) {
+    auto s = make(transport_kind::polling);
+    fake_link get;
+    EXPECT_EQ(s->attach_poll(&get), session::poll_result::ok);
+    EXPECT_FALSE(s->poll_ready());
+    s->send(make_text(packet_type::message, "hello"));
+    s->send(make_binary(std::string("\x01\x02\x03\x04", 4)));
+    EXPECT_GE(get.wakes, 1);
+    EXPECT_TRUE(s->poll_ready());
+    EXPECT_EQ(s->take_poll_payload(), "4hello\x1e" "bAQIDBA==");
+}
+
+TEST_F(session_fixture, second_concurrent_get_closes_the_session) {
+    auto s = make(transport_kind::polling);
+    fake_link first;
+    fake_link second;
+    ASSERT_EQ(s->attach_poll(&first), session::poll_result::ok);
+    EXPECT_EQ(s->attach_poll(&second), session::poll_result::duplicate);
+    EXPECT_TRUE(s->closed());
+    EXPECT_EQ(sessions.size(), 0U); // later requests get "Session ID unknown"
+    EXPECT_EQ(s->take_poll_payload(), "1");
+}
+
+TEST_F(session_fixture, post_delivers_messages_in_order) {
+    auto s = make(transport_kind::polling);
+    EXPECT_TRUE(s->on_post("4a\x1e" "bAQ==\x1e" "4b"));
+    ASSERT_EQ(handler->messages.size(), 3U);
+    EXPECT_EQ(handler->messages[0], "a");
+    EXPECT_EQ(handler->messages[1], std::string("bin:\x01", 5));
+    EXPECT_EQ(handler->messages[2], "b");
+}
+
+TEST_F(session_fixture, invalid_packet_in_a_post_closes_with_parse_error) {
+    auto s = make(transport_kind::polling);
+    EXPECT_FALSE(s->on_post("4a\x1e" "x\x1e" "4b"));
+    EXPECT_EQ(handler->messages.size(), 1U); // decoding stops at the error (E7)
+    ASSERT_EQ(handler->closes.size(), 1U);
+    EXPECT_EQ(handler->closes[0], close_reason::parse_error);
+}
+
+TEST_F(session_fixture, client_ping_is_an_invalid_heartbeat_direction) {
+    auto s = make(transport_kind::polling);
+    s->on_post("2");
+    EXPECT_TRUE(s->closed());
+}
+
+TEST_F(session_fixture, client_close_answers_the_pending_get_with_noop) {
+    auto s = make(transport_kind::polling);
+    fake_link get;
+    s->attach_poll(&get);
+    s->on_post("1");
+    EXPECT_TRUE(s->closed());
+    EXPECT_EQ(s->take_poll_payload(), "6");
+    EXPECT_EQ(sessions.size(), 0U);
+}
+
+TEST_F(session_fixture, server_close_sends_goodbye_then_close_on_next_get) {
+    auto s = make(transport_kind::polling);
+    s->close(close_reason::server_close);
+    EXPECT_EQ(handler->before_close_calls, 1);
+    EXPECT_EQ(sessions.size(), 1U); // kept for the next GET (P10)
+    fake_link get;
+    s->attach_poll(&get);
+    EXPECT_TRUE(s->poll_ready());
+    EXPECT_EQ(s->take_poll_payload(), "4bye\x1e" "1");
+    EXPECT_EQ(sessions.size(), 0U);
+}
+
+TEST_F(session_fixture, heartbeat_pings_then_times_out_without_pong) {
+    // Wide margins between interval and timeout: a loaded machine only delays timers.
+    options.ping_interval = 20ms;
+    options.ping_timeout = 300ms;
+    auto s = make(transport_kind::polling);
+    s->open();
+    s->take_poll_payload();
+    ctx.run_for(60ms);
+    EXPECT_EQ(s->take_poll_payload(), "2");
+    s->on_post("3"); // pong: the next ping comes a ping interval later
+    ctx.run_for(60ms);
+    EXPECT_FALSE(s->closed());
+    EXPECT_EQ(s->take_poll_payload(), "2");
+    ctx.run_for(700ms); // no pong this time
+    EXPECT_TRUE(s->closed());
+    ASSERT_FALSE(handler->closes.empty());
+    EXPECT_EQ(handler->closes.back(), close_reason::ping_timeout);
+}
+
+TEST_F(session_fixture, send_queue_limit_disconnects_a_slow_client) {
+    options.max_send_queue = 100;
+    auto s = make(transport_kind::websocket);
+    fake_link ws;
+    s->attach_websocket(&ws);
+    s->send(make_text(packet_type::message, std::string(60, 'x')));
+    EXPECT_FALSE(s->closed());
+    s->send(make_text(packet_type::message, std::string(60, 'x')));
+    EXPECT_EQ(s->queued_bytes(), 0U); // dropped at once
+    ctx.poll();                       // the close is posted, never run inside send()
+    EXPECT_TRUE(s->closed());
+    EXPECT_EQ(handler->closes.back(), close_reason::slow_client);
+}
+
+TEST_F(session_fixture, upgrade_probe_noop_then_switch) {
+    auto s = make(transport_kind::polling);
+    fake_link get;
+    fake_link probe;
+    s->attach_poll(&get);
+    s->send(make_text(packet_type::message, "queued"));
+    s->take_poll_payload(); // the GET took it
+    s->attach_poll(&get);
+    ASSERT_TRUE(s->begin_upgrade(&probe));
+    EXPECT_FALSE(s->begin_upgrade(&probe)); // one upgrade at a time (U1)
+    std::string scratch;
+    EXPECT_EQ(s->on_probe_packet(*decode_text("2probe", scratch)),
+              session::probe_action::reply_probe);
+    EXPECT_TRUE(s->poll_ready());
+    EXPECT_EQ(s->take_poll_payload(), "6"); // U3
+    s->send(make_text(packet_type::message, "after"));
+    EXPECT_EQ(s->on_probe_packet(*decode_text("5", scratch)), session::probe_action::upgraded);
+    EXPECT_EQ(s->transport(), transport_kind::websocket);
+    EXPECT_TRUE(s->is_active(&probe));
+    std::vector<wire_ptr> out;
+    s->take_queue(out); // what was buffered now goes over the WebSocket (U4)
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0]->payload(), "4after");
+    EXPECT_EQ(s->attach_poll(&get), session::poll_result::wrong_transport); // U7
+}
+
+TEST_F(session_fixture, other_packet_on_probe_aborts_the_upgrade) {
+    auto s = make(transport_kind::polling);
+    fake_link probe;
+    ASSERT_TRUE(s->begin_upgrade(&probe));
+    std::string scratch;
+    EXPECT_EQ(s->on_probe_packet(*decode_text("4x", scratch)), session::probe_action::abort);
+    s->abort_upgrade(&probe);
+    EXPECT_EQ(s->transport(), transport_kind::polling);
+    EXPECT_FALSE(s->upgrading());
+}
+
+TEST_F(session_fixture, upgrade_times_out) {
+    options.upgrade_timeout = 5ms;
+    auto s = make(transport_kind::polling);
+    fake_link probe;
+    ASSERT_TRUE(s->begin_upgrade(&probe));
+    ctx.run_for(20ms);
+    EXPECT_FALSE(s->upgrading());
+    EXPECT_GE(probe.wakes, 1); // told to close itself (U6)
+    EXPECT_FALSE(s->closed());
+}
