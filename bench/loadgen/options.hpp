@@ -22,8 +22,8 @@ struct options {
     // Population
     std::string scenario = "idle";
     std::size_t connections = 1000;
-    double rate = 0;                // new connections per second for the process, 0 = no pacing
-    std::size_t concurrency = 200;  // handshakes in flight for the process
+    double rate = 0;               // new connections per second for the process, 0 = no pacing
+    std::size_t concurrency = 200; // handshakes in flight for the process
     std::vector<boost::asio::ip::address> sources; // local addresses, used round-robin
     unsigned threads = 1;
     std::chrono::milliseconds handshake_timeout{10000};

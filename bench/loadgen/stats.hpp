@@ -43,7 +43,9 @@ private:
 // A counter with one writer: a plain load+store instead of a locked read-modify-write.
 class counter {
 public:
-    void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    void add(std::uint64_t n = 1) {
+        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
     std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
 private:
@@ -51,13 +53,13 @@ private:
 };
 
 struct thread_stats {
-    counter attempted;        // connections started
-    counter established;      // namespace CONNECT acknowledged
-    counter failed;           // ended before being established
-    counter dropped;          // ended after being established, before the run stopped
-    counter pings;            // Engine.IO pings answered
-    counter events;           // Socket.IO EVENT packets received
-    counter acks;             // Socket.IO ACK packets received
+    counter attempted;   // connections started
+    counter established; // namespace CONNECT acknowledged
+    counter failed;      // ended before being established
+    counter dropped;     // ended after being established, before the run stopped
+    counter pings;       // Engine.IO pings answered
+    counter events;      // Socket.IO EVENT packets received
+    counter acks;        // Socket.IO ACK packets received
     counter frames_in;
     counter bytes_in;
     counter bytes_out;

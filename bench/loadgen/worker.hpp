@@ -59,6 +59,7 @@ public:
     scenario& behaviour() { return *scenario_; }
     thread_stats& stats() { return stats_; }
     mask_source& random() { return random_; }
+    boost::asio::io_context::executor_type executor() { return ctx_.get_executor(); }
     // Read buffer shared by every client of the worker: a client reads only once its socket
     // is readable and processes the bytes before it awaits anything, so idle clients hold
     // no buffer.

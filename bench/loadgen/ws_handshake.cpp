@@ -70,7 +70,7 @@ upgrade_response parse_upgrade_response(std::string_view data, std::string_view 
     auto end = data.find("\r\n\r\n");
     if (end == std::string_view::npos) {
         r.status = data.size() > max_response_head ? upgrade_status::too_large
-                                                    : upgrade_status::incomplete;
+                                                   : upgrade_status::incomplete;
         return r;
     }
     r.header_size = end + 4;
@@ -82,7 +82,8 @@ upgrade_response parse_upgrade_response(std::string_view data, std::string_view 
         auto sp = status_line.find(' ');
         if (sp != std::string_view::npos && sp + 4 <= status_line.size()) {
             std::string_view code = status_line.substr(sp + 1, 3);
-            if (std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            if (std::all_of(
+                    code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
                 r.http_status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
             }
         }

@@ -48,6 +48,9 @@ export async function startServer(flags = [], { port = 0 } = {}) {
         // The internal listener must not collide between test files either.
         '--internal-port', '0',
         '--threads', '2',
+        // Bounds the teardown when a client vanished just before SIGTERM (its session waits
+        // for a poll that never comes). Tests that care pass their own value.
+        ...(flags.includes('--shutdown-grace') ? [] : ['--shutdown-grace', '1000']),
         ...flags,
     ];
     const proc = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -148,7 +151,7 @@ export class KameaServer {
      * Sends `signal` (SIGTERM by default) and waits for the exit; SIGKILL after `killAfter` ms.
      * Resolves with {code, signal} of the process.
      */
-    async stop(signal = 'SIGTERM', killAfter = STEP_TIMEOUT) {
+    async stop(signal = 'SIGTERM', killAfter = 2 * STEP_TIMEOUT) {
         if (this.running) {
             this.proc.kill(signal);
             const timer = setTimeout(() => this.proc.kill('SIGKILL'), killAfter);

@@ -1,0 +1,73 @@
+// A whole Engine.IO session with its Socket.IO connection, fed a sequence of messages:
+// the state rules (namespaces, acks, binary attachments, close) must hold for any input.
+// Input: messages separated by '\n'; a message starting with '#' is binary.
+#include "engineio/registry.hpp"
+#include "socketio/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace {
+
+struct null_link : kamea::engineio::transport_link {
+    void wake() override {}
+};
+
+struct echo : kamea::socketio::namespace_handler {
+    std::optional<std::string> on_connect(kamea::socketio::socket& s, const boost::json::object& auth) override {
+        if (auth.contains("deny")) {
+            return std::string(R"({"message":"no"})");
+        }
+        s.join("room");
+        return std::nullopt;
+    }
+    void on_event(kamea::socketio::socket& s, const kamea::socketio::event& e) override {
+        if (e.ack_id) {
+            s.ack(*e.ack_id, e.args, e.attachments);
+        } else if (e.name == "bye") {
+            s.disconnect(true);
+        } else {
+            s.emit("back", e.args, e.attachments, [&s](std::string_view) { s.leave("room"); });
+        }
+    }
+};
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    using namespace kamea;
+    boost::asio::io_context ctx;
+    socketio::server srv{socketio::server_options{}};
+    srv.add_namespace("/", std::make_unique<echo>());
+    srv.add_namespace("/devices", std::make_unique<echo>());
+    engineio::registry sessions;
+    engineio::session_options options;
+    options.max_send_queue = 64 * 1024;
+    auto s = std::make_shared<engineio::session>(ctx.get_executor(), "sid", engineio::transport_kind::websocket,
+                                                 options, engineio::handshake_info{});
+    s->set_handler(srv.make_connection(*s));
+    sessions.add(s);
+    null_link l;
+    s->attach_websocket(&l);
+    std::string_view input(reinterpret_cast<const char*>(data), size);
+    std::vector<engineio::wire_ptr> out;
+    while (!input.empty() && !s->closed()) {
+        auto end = input.find('\n');
+        auto msg = input.substr(0, end);
+        input = end == std::string_view::npos ? std::string_view() : input.substr(end + 1);
+        bool binary = !msg.empty() && msg.front() == '#';
+        if (binary) {
+            msg.remove_prefix(1);
+        }
+        s->on_packet({engineio::packet_type::message, binary, msg});
+        s->take_queue(out);
+        s->on_written(0);
+        out.clear();
+        ctx.poll();
+    }
+    s->on_transport_closed(engineio::close_reason::transport_close);
+    ctx.poll();
+    return srv.rooms().size() != 0 ? (__builtin_trap(), 0) : 0; // every room is left at the end
+}

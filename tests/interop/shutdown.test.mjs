@@ -1,0 +1,173 @@
+// SIGTERM (contract section 10): every client gets a Socket.IO DISCONNECT ("io server
+// disconnect" in socket.io-client, so it does not reconnect by itself), the connections are
+// closed and the process exits 0.
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+
+import {
+    closeAllClients,
+    connectedClient,
+    nextEvent,
+    startServer,
+    waitUpgraded,
+    withTimeout,
+} from './server.mjs';
+
+const servers = [];
+
+const settle = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+after(async () => {
+    closeAllClients();
+    await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+});
+
+describe('SIGTERM with clients on every transport', () => {
+    let server;
+    let clients;
+    const reasons = {};
+    let exit;
+
+    before(async () => {
+        server = await startServer(['--shutdown-grace', '5000']);
+        servers.push(server);
+        const url = `${server.url}/devices`;
+        const auth = { auth: { token: 'abc' } };
+        clients = {
+            polling: await connectedClient(url, { ...auth, transports: ['polling'] }),
+            websocket: await connectedClient(url, { ...auth, transports: ['websocket'] }),
+            upgraded: await connectedClient(url, auth),
+            'header-auth websocket': await connectedClient(url, {
+                transports: ['websocket'],
+                extraHeaders: { Authorization: 'Bearer abc' },
+            }),
+        };
+        await waitUpgraded(clients.upgraded);
+        // Let the polling client park its next GET on the server: SIGTERM in the gap between
+        // two polls is the separate case of the last test of this file.
+        await settle(300);
+
+        const pending = Object.entries(clients).map(async ([name, socket]) => {
+            const [reason] = await nextEvent(socket, 'disconnect');
+            reasons[name] = reason;
+        });
+        server.proc.kill('SIGTERM');
+        await Promise.all(pending);
+        exit = await withTimeout(server.exited, 'process exit', 20_000);
+    });
+
+    for (const name of ['polling', 'websocket', 'upgraded', 'header-auth websocket']) {
+        test(`the ${name} client sees "io server disconnect" and does not reconnect`, () => {
+            assert.equal(reasons[name], 'io server disconnect');
+            // A server-side disconnect is final for socket.io-client.
+            assert.equal(clients[name].active, false);
+        });
+    }
+
+    test('the upgraded client was on WebSocket', () => {
+        assert.equal(clients.upgraded.io.engine?.transport?.name ?? 'websocket', 'websocket');
+    });
+
+    test('the process exits 0', () => {
+        assert.deepEqual(exit, { code: 0, signal: null });
+    });
+
+    test('every connection was drained before the grace period ended', () => {
+        assert.ok(server.logs.find((l) => l.event === 'shutdown_started'), 'shutdown_started logged');
+        const complete = server.logs.find((l) => l.event === 'shutdown_complete');
+        assert.ok(complete, 'shutdown_complete logged');
+        assert.equal(complete.remaining, 0);
+    });
+});
+
+// The "listening" line is the readiness signal a supervisor (and this helper) waits for, so a
+// SIGTERM sent right after it must already be the graceful one.
+test('SIGTERM right after the listening line exits 0 (graceful, not killed by the signal)', async () => {
+    for (let i = 0; i < 5; i++) {
+        const server = await startServer([]);
+        servers.push(server);
+        const exit = await server.stop('SIGTERM');
+        assert.deepEqual(exit, { code: 0, signal: null }, `start ${i + 1} of 5`);
+    }
+});
+
+test('SIGTERM with no client exits 0', async () => {
+    const server = await startServer([]);
+    servers.push(server);
+    await settle(300); // see the test above: here the handler is surely in place
+    const { code, signal } = await server.stop('SIGTERM');
+    assert.equal(signal, null);
+    assert.equal(code, 0);
+    assert.equal(server.logs.find((l) => l.event === 'shutdown_complete')?.remaining, 0);
+});
+
+test('SIGINT is handled like SIGTERM', async () => {
+    const server = await startServer(['--conformance']);
+    servers.push(server);
+    const socket = await connectedClient(`${server.url}/`, { transports: ['websocket'] });
+    const reason = nextEvent(socket, 'disconnect');
+    const { code } = await server.stop('SIGINT');
+    assert.equal(code, 0);
+    assert.equal((await reason)[0], 'io server disconnect');
+});
+
+// A polling client is, between two polls, without a pending GET: it receives a response and
+// sends its next GET right away, on the same keep-alive connection. If SIGTERM lands in that
+// gap, the DISCONNECT waits for that next GET (P10), so the server must still answer it.
+test('SIGTERM: a polling client between two polls still gets its DISCONNECT', async () => {
+    const server = await startServer(['--shutdown-grace', '5000']);
+    servers.push(server);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const request = (method, query, body) =>
+        withTimeout(
+            new Promise((resolve, reject) => {
+                const req = http.request(
+                    {
+                        host: '127.0.0.1',
+                        port: server.port,
+                        method,
+                        agent,
+                        path: `/socket.io/?EIO=4&transport=polling${query}`,
+                        headers: body ? { 'content-type': 'text/plain;charset=UTF-8' } : {},
+                    },
+                    (res) => {
+                        let text = '';
+                        res.setEncoding('utf8');
+                        res.on('data', (c) => {
+                            text += c;
+                        });
+                        res.on('end', () => resolve({ status: res.statusCode, text }));
+                    },
+                );
+                req.on('error', reject);
+                req.end(body);
+            }),
+            `${method} ${query}`,
+        );
+    try {
+        const handshake = await request('GET', '');
+        const { sid } = JSON.parse(handshake.text.slice(1));
+        assert.equal((await request('POST', `&sid=${sid}`, '40/devices,{"token":"abc"}')).text, 'ok');
+        const connected = await request('GET', `&sid=${sid}`);
+        assert.match(connected.text, /^40\/devices,\{"sid":"[^"]+"\}$/);
+
+        // Now no GET is pending, exactly as between two polls of socket.io-client.
+        server.proc.kill('SIGTERM');
+        await server.waitForLog((l) => l.event === 'shutdown_started');
+        // Poll on, as the client would, until the close packet.
+        const packets = [];
+        while (!packets.includes('1') && packets.length < 10) {
+            const poll = await request('GET', `&sid=${sid}`).catch((err) => ({ error: err.message }));
+            assert.equal(poll.status, 200,
+                `a poll after SIGTERM got ${JSON.stringify(poll)} instead of the DISCONNECT and close`);
+            packets.push(...poll.text.split('\x1e'));
+        }
+        assert.deepEqual(packets.filter((p) => p !== '6'), ['41/devices,', '1']);
+        const { code } = await withTimeout(server.exited, 'process exit', 20_000);
+        assert.equal(code, 0);
+    } finally {
+        agent.destroy();
+    }
+});
