@@ -1,8 +1,14 @@
 // Composition root: builds the shards, the Socket.IO server of each, the application's
-// namespaces and the listener, then runs until SIGTERM/SIGINT (contract section 10).
+// handlers, the Management API clients and the listeners, then runs until SIGTERM/SIGINT
+// (contract section 10).
 
+#include "app/authorization/authorizer.hpp"
+#include "app/authorization/management_api_client.hpp"
 #include "app/conformance/conformance.hpp"
 #include "app/devices/devices_namespace.hpp"
+#include "app/telemetry/fanout.hpp"
+#include "app/telemetry/ingest.hpp"
+#include "app/telemetry/subscriptions.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "socketio/server.hpp"
@@ -11,15 +17,24 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <atomic>
 #include <iostream>
 #include <thread>
 
 namespace {
 
 using namespace kamea;
+namespace http = boost::beast::http;
+
+// Everything one shard owns above the transport. Declared before the shards in main so it
+// outlives them: the shards' sessions hold sockets that reference these objects.
+struct shard_app {
+    std::unique_ptr<socketio::server> sio;
+    std::unique_ptr<app::authorization::management_api_client> api;
+    std::unique_ptr<app::telemetry::subscriptions> telemetries;
+};
 
 std::vector<std::unique_ptr<transport::shard>> make_shards(const core::config& cfg) {
     unsigned n = cfg.threads != 0 ? cfg.threads : std::max(1U, std::thread::hardware_concurrency());
@@ -30,36 +45,62 @@ std::vector<std::unique_ptr<transport::shard>> make_shards(const core::config& c
     return shards;
 }
 
-// Each shard gets its own Socket.IO server and namespace handlers: nothing is shared.
-std::vector<std::unique_ptr<socketio::server>> make_socketio(
-    const core::config& cfg, std::vector<std::unique_ptr<transport::shard>>& shards) {
-    std::vector<std::unique_ptr<socketio::server>> servers;
-    for (auto& sh : shards) {
-        auto srv = std::make_unique<socketio::server>(socketio::server_options{cfg.connect_timeout});
-        if (cfg.conformance) {
-            srv->add_namespace("/", std::make_unique<app::conformance_namespace>());
-            srv->add_namespace("/custom", std::make_unique<app::conformance_namespace>());
-        }
-        srv->add_namespace(std::string(app::devices_namespace_name),
-                           std::make_unique<app::devices_namespace>());
-        sh->make_handler = [s = srv.get()](engineio::session& session, transport::endpoint ep)
-            -> std::unique_ptr<engineio::session_handler> {
-            if (ep == transport::endpoint::engineio_echo) {
-                return app::make_engineio_echo(session);
-            }
-            return s->make_connection(session);
-        };
-        servers.push_back(std::move(srv));
+boost::asio::ssl::context make_tls(const core::config& cfg) {
+    boost::asio::ssl::context tls(boost::asio::ssl::context::tls_client);
+    tls.set_default_verify_paths();
+    if (!cfg.management_api_ca.empty()) {
+        tls.load_verify_file(cfg.management_api_ca);
     }
-    return servers;
+    tls.set_verify_mode(boost::asio::ssl::verify_peer);
+    return tls;
+}
+
+app::authorization::client_options api_options(const core::config& cfg) {
+    app::authorization::client_options o;
+    if (!cfg.management_api_url.empty()) {
+        o.endpoint = app::authorization::parse_api_url(cfg.management_api_url);
+        if (!o.endpoint) {
+            throw core::config_error("kamea-wss: --management-api-url: not an http(s) URL: " +
+                                         cfg.management_api_url,
+                                     2);
+        }
+    }
+    o.timeout = cfg.management_api_timeout;
+    o.max_concurrency = cfg.management_api_max_concurrency;
+    o.cache_ttl = std::chrono::seconds(cfg.authz_cache_ttl);
+    return o;
+}
+
+transport::http_server_options public_options(const core::config& cfg) {
+    transport::http_server_options opts;
+    opts.handshake_timeout = cfg.handshake_timeout;
+    opts.max_connections = cfg.max_connections;
+    opts.max_connections_per_ip = cfg.max_connections_per_ip;
+    opts.cors_origins = cfg.cors_origins;
+    opts.conformance = cfg.conformance;
+    opts.session.ping_interval = cfg.ping_interval;
+    opts.session.ping_timeout = cfg.ping_timeout;
+    opts.session.upgrade_timeout = cfg.upgrade_timeout;
+    opts.session.max_payload = cfg.max_payload;
+    opts.session.max_send_queue = cfg.max_send_queue;
+    return opts;
+}
+
+transport::http_response json_answer(const transport::http_request& req, http::status status, std::string body) {
+    transport::http_response res{status, req.version()};
+    res.set(http::field::content_type, "application/json");
+    res.body() = std::move(body);
+    return res;
 }
 
 // SIGTERM: stop accepting, tell every client (DISCONNECT, then close), drain for up to the
 // grace period, then stop the loops.
 void shutdown(std::vector<std::unique_ptr<transport::shard>>& shards,
-              transport::http_server& server,
+              std::vector<transport::http_server*> servers,
               std::chrono::milliseconds grace) {
-    server.stop_accepting();
+    for (auto* server : servers) {
+        server->stop_accepting();
+    }
     for (auto& sh : shards) {
         boost::asio::post(sh->ctx, [s = sh.get()] {
             s->sessions.for_each(
@@ -81,10 +122,15 @@ void shutdown(std::vector<std::unique_ptr<transport::shard>>& shards,
             for (auto& sh : shards) {
                 sh->ctx.stop();
             }
+            *check = nullptr; // break the self-reference
             return;
         }
         timer->expires_after(std::chrono::milliseconds(20));
-        timer->async_wait([check](boost::system::error_code) { (*check)(); });
+        timer->async_wait([check](boost::system::error_code) {
+            if (*check) {
+                (*check)();
+            }
+        });
     };
     boost::asio::post(shards.front()->ctx, [check] { (*check)(); });
 }
@@ -93,47 +139,108 @@ void shutdown(std::vector<std::unique_ptr<transport::shard>>& shards,
 
 int main(int argc, char** argv) {
     core::config cfg;
+    app::authorization::client_options api;
     try {
         cfg = core::parse_config(argc, argv);
+        api = api_options(cfg);
     } catch (const core::config_error& e) {
         (e.exit_code == 0 ? std::cout : std::cerr) << e.what() << '\n';
         return e.exit_code;
     }
     core::log::init(cfg.log_level);
 
-    // Declared before the shards so it outlives them: the shards' sessions hold sockets that
-    // leave their server's rooms as they are destroyed.
-    std::vector<std::unique_ptr<socketio::server>> sio;
-    auto shards = make_shards(cfg);
-    sio = make_socketio(cfg, shards);
-
-    transport::http_server_options opts;
-    opts.handshake_timeout = cfg.handshake_timeout;
-    opts.max_connections = cfg.max_connections;
-    opts.max_connections_per_ip = cfg.max_connections_per_ip;
-    opts.cors_origins = cfg.cors_origins;
-    opts.conformance = cfg.conformance;
-    opts.session.ping_interval = cfg.ping_interval;
-    opts.session.ping_timeout = cfg.ping_timeout;
-    opts.session.upgrade_timeout = cfg.upgrade_timeout;
-    opts.session.max_payload = cfg.max_payload;
-    opts.session.max_send_queue = cfg.max_send_queue;
-    transport::http_server server(shards, opts);
-
-    std::uint16_t port = 0;
+    std::unique_ptr<boost::asio::ssl::context> tls;
     try {
-        port = server.listen(cfg.public_host, cfg.public_port);
+        tls = std::make_unique<boost::asio::ssl::context>(make_tls(cfg));
     } catch (const std::exception& e) {
-        core::log::error("listen_failed", {{"host", cfg.public_host},
-                                           {"port", cfg.public_port},
-                                           {"error", e.what()}});
+        std::cerr << "kamea-wss: --management-api-ca: " << e.what() << '\n';
+        return 2;
+    }
+    if (!api.endpoint) {
+        core::log::warn("management_api_not_configured",
+                        {{"message", "set --management-api-url: every subscription will fail"}});
+    }
+
+    std::vector<shard_app> apps;
+    std::unique_ptr<app::authorization::authorizer> authz;
+    std::unique_ptr<app::telemetry::fanout> fanout;
+    auto shards = make_shards(cfg);
+
+    std::vector<app::authorization::authorizer::shard_client> clients;
+    for (auto& sh : shards) {
+        shard_app a;
+        a.sio = std::make_unique<socketio::server>(socketio::server_options{cfg.connect_timeout});
+        a.api = std::make_unique<app::authorization::management_api_client>(sh->ctx.get_executor(), api,
+                                                                           tls.get());
+        clients.push_back({sh->ctx.get_executor(), a.api.get()});
+        apps.push_back(std::move(a));
+    }
+    authz = std::make_unique<app::authorization::authorizer>(std::move(clients));
+    std::vector<app::telemetry::fanout::shard_target> targets;
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+        auto& sh = *shards[i];
+        auto& a = apps[i];
+        a.telemetries = std::make_unique<app::telemetry::subscriptions>(
+            sh.ctx.get_executor(), *authz,
+            app::telemetry::subscription_options{cfg.max_subscriptions_per_socket,
+                                                 std::chrono::seconds(cfg.reauth_interval)});
+        if (cfg.conformance) {
+            a.sio->add_namespace("/", std::make_unique<app::conformance_namespace>());
+            a.sio->add_namespace("/custom", std::make_unique<app::conformance_namespace>());
+        }
+        a.sio->add_namespace(std::string(app::devices_namespace_name),
+                             std::make_unique<app::devices_namespace>(*a.telemetries));
+        sh.make_handler = [s = a.sio.get()](engineio::session& session, transport::endpoint ep)
+            -> std::unique_ptr<engineio::session_handler> {
+            if (ep == transport::endpoint::engineio_echo) {
+                return app::make_engineio_echo(session);
+            }
+            return s->make_connection(session);
+        };
+        targets.push_back({sh.ctx.get_executor(), a.sio.get()});
+    }
+    fanout = std::make_unique<app::telemetry::fanout>(std::move(targets));
+    app::telemetry::ingest ingest({cfg.ingest_token}, *fanout);
+
+    transport::http_server public_server(shards, public_options(cfg));
+    auto internal_opts = public_options(cfg);
+    internal_opts.engine_endpoints = false;
+    internal_opts.cors_origins.clear();
+    internal_opts.max_body = cfg.max_ingest_body;
+    internal_opts.max_connections_per_ip = 0;
+    transport::http_server internal_server(
+        shards, internal_opts, [&](const transport::http_request& req) -> std::optional<transport::http_response> {
+            auto target = req.target();
+            auto path = target.substr(0, target.find('?'));
+            if (path == "/internal/v1/telemetries") {
+                return ingest.handle(req);
+            }
+            if (path == "/health/live") {
+                return json_answer(req, http::status::ok, R"({"status":"ok"})");
+            }
+            if (path == "/health/ready") {
+                return json_answer(req, http::status::ok, R"({"status":"ready"})");
+            }
+            return std::nullopt;
+        });
+
+    std::uint16_t public_port = 0;
+    std::uint16_t internal_port = 0;
+    try {
+        public_port = public_server.listen(cfg.public_host, cfg.public_port);
+        internal_port = internal_server.listen(cfg.internal_host, cfg.internal_port);
+    } catch (const std::exception& e) {
+        core::log::error("listen_failed", {{"error", e.what()}});
         return 1;
     }
     core::log::info("listening", {{"listener", "public"},
                                   {"host", cfg.public_host},
-                                  {"port", port},
+                                  {"port", public_port},
                                   {"threads", shards.size()},
                                   {"conformance", cfg.conformance}});
+    core::log::info("listening", {{"listener", "internal"},
+                                  {"host", cfg.internal_host},
+                                  {"port", internal_port}});
     if (cfg.conformance) {
         core::log::warn("conformance_mode", {{"message", "test-only namespaces are enabled"}});
     }
@@ -144,7 +251,7 @@ int main(int argc, char** argv) {
             return;
         }
         core::log::info("shutdown_started", {{"signal", signo}});
-        shutdown(shards, server, cfg.shutdown_grace);
+        shutdown(shards, {&public_server, &internal_server}, cfg.shutdown_grace);
     });
 
     std::vector<std::thread> threads;

@@ -69,6 +69,25 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("max-connections", c.max_connections, "Most TCP connections on the public listener");
     add("max-connections-per-ip", c.max_connections_per_ip,
         "Most connections from one client address (0 = unlimited)");
+    add("management-api-url", c.management_api_url,
+        "Base URL of the Management API (http or https); empty = every check fails");
+    add_ms("management-api-timeout", c.management_api_timeout,
+           "Time allowed for one authorization check");
+    add("management-api-ca", c.management_api_ca,
+        "PEM file of the CA that signs the Management API's certificate (default: system CAs)");
+    add("management-api-max-concurrency", c.management_api_max_concurrency,
+        "Most authorization requests in flight at once, per event loop")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
+    add("authz-cache-ttl", c.authz_cache_ttl, "Seconds an allowed answer is reused (0 = off)");
+    add("reauth-interval", c.reauth_interval,
+        "Seconds between re-authorizations of each subscription (0 = off)");
+    add("max-subscriptions-per-socket", c.max_subscriptions_per_socket,
+        "Most device subscriptions one socket may hold")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
+    add("ingest-token", c.ingest_token,
+        "Bearer token required by POST /internal/v1/telemetries (empty = none)");
+    add("max-ingest-body", c.max_ingest_body, "Largest ingestion request body (bytes)")
+        ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 30));
     add("log-level", c.log_level, "Log level")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
     add_ms("shutdown-grace", c.shutdown_grace, "Time to drain clients on SIGTERM");
@@ -84,7 +103,7 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
 config parse_config(int argc, const char* const* argv) {
     config c;
     std::vector<ms_binding> ms;
-    ms.reserve(16); // bindings hold pointers into this vector: no reallocation allowed
+    ms.reserve(32); // bindings hold pointers into this vector: no reallocation allowed
     CLI::App app{"kamea-wss: real-time IoT data over Socket.IO"};
     app.name("kamea-wss");
     declare(app, c, ms);
@@ -110,7 +129,7 @@ config parse_config(int argc, const char* const* argv) {
 std::string config_markdown() {
     config c;
     std::vector<ms_binding> ms;
-    ms.reserve(16);
+    ms.reserve(32);
     CLI::App app;
     auto rows = declare(app, c, ms);
     std::ostringstream out;

@@ -32,6 +32,19 @@ struct config {
     std::size_t max_connections = 100000;
     std::size_t max_connections_per_ip = 0; // 0 = unlimited
 
+    // Management API (contract section 6).
+    std::string management_api_url;       // e.g. http://127.0.0.1:3002; empty = not configured
+    std::chrono::milliseconds management_api_timeout{5000};
+    std::string management_api_ca;        // PEM file of a private CA for HTTPS
+    std::size_t management_api_max_concurrency = 64;
+    unsigned authz_cache_ttl = 0;         // seconds; 0 = no cache
+    unsigned reauth_interval = 300;       // seconds; 0 = off
+
+    // Subscriptions and ingestion (contract sections 4 and 7).
+    std::size_t max_subscriptions_per_socket = 100;
+    std::string ingest_token;             // empty = no token required
+    std::size_t max_ingest_body = 1024 * 1024;
+
     // Operations.
     std::string log_level = "info";
     std::chrono::milliseconds shutdown_grace{10000};

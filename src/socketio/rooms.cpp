@@ -68,6 +68,17 @@ std::size_t rooms::emit(const std::string& name, const std::vector<engineio::wir
     return members.size();
 }
 
+std::size_t rooms::emit(const std::string& name, const engineio::wire_ptr& packet) {
+    auto it = rooms_.find(name);
+    if (it == rooms_.end()) {
+        return 0;
+    }
+    for (socket* s : it->second.members) {
+        s->send(packet); // see above: never closes synchronously
+    }
+    return it->second.members.size();
+}
+
 const room* rooms::find(const std::string& name) const {
     auto it = rooms_.find(name);
     return it == rooms_.end() ? nullptr : &it->second;

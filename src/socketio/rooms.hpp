@@ -28,6 +28,7 @@ public:
     // Queues the same encoded packets on every member (no per-recipient copy).
     // Returns the number of sockets reached.
     std::size_t emit(const std::string& name, const std::vector<engineio::wire_ptr>& packets);
+    std::size_t emit(const std::string& name, const engineio::wire_ptr& packet);
 
     const room* find(const std::string& name) const;
     std::size_t size() const { return rooms_.size(); }

@@ -29,7 +29,7 @@ struct event {
     std::optional<std::uint64_t> ack_id;
 };
 
-class socket {
+class socket : public std::enable_shared_from_this<socket> {
 public:
     using ack_callback = std::function<void(std::string_view args_array_json)>;
 

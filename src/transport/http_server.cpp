@@ -517,7 +517,9 @@ asio::awaitable<void> run_connection(state& st,
         }
         auto path = url->encoded_path();
         std::optional<endpoint> ep;
-        if (path == "/socket.io/" || path == "/socket.io") {
+        if (!st.options.engine_endpoints) {
+            // internal listener: no Engine.IO
+        } else if (path == "/socket.io/" || path == "/socket.io") {
             ep = endpoint::socketio;
         } else if (st.options.conformance && (path == "/engine.io/" || path == "/engine.io")) {
             ep = endpoint::engineio_echo;

@@ -35,6 +35,7 @@ struct http_server_options {
     engineio::session_options session;
     std::vector<std::string> cors_origins;
     bool conformance = false; // also serve the raw Engine.IO echo at /engine.io/
+    bool engine_endpoints = true; // false for the internal listener: routes only
 };
 
 struct http_server_stats {

@@ -1,5 +1,6 @@
 #include "app/devices/devices_namespace.hpp"
 
+#include "app/telemetry/subscriptions.hpp"
 #include "core/log.hpp"
 
 namespace kamea::app {
@@ -51,13 +52,25 @@ std::optional<std::string> devices_namespace::on_connect(socketio::socket& s,
         core::log::info("connect_refused", {{"sid", s.session().sid()}, {"reason", "missing token"}});
         return R"({"message":"Unauthorized: missing bearer token"})";
     }
-    s.data = std::make_shared<device_socket_data>(device_socket_data{std::move(*token)});
+    auto state = std::make_shared<telemetry::socket_state>();
+    state->token = std::move(*token);
+    s.data = std::move(state);
     core::log::debug("socket_connected", {{"sid", s.session().sid()}, {"socket", s.id()}});
     return std::nullopt;
 }
 
-void devices_namespace::on_event(socketio::socket&, const socketio::event&) {
-    // No client events yet: subscriptions arrive with the telemetry handler.
+void devices_namespace::on_event(socketio::socket& s, const socketio::event& e) {
+    if (e.name == "telemetries") {
+        telemetries_.subscribe(s, e);
+    } else if (e.name == "telemetries:unsubscribe") {
+        telemetries_.unsubscribe(s, e);
+    }
+    // Other events are ignored, as a Socket.IO server without a listener for them does.
+}
+
+void devices_namespace::on_disconnect(socketio::socket& s, std::string_view reason) {
+    telemetries_.forget(s);
+    core::log::debug("socket_disconnected", {{"socket", s.id()}, {"reason", reason}});
 }
 
 } // namespace kamea::app

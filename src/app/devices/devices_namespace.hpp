@@ -1,6 +1,7 @@
 #pragma once
-// The /devices namespace (contract section 3): the connect-time token rule. Subscriptions
-// are added by the telemetry handler (issue 3).
+// The /devices namespace (contract section 3): the connect-time token rule, and the events
+// of each data type routed to its handler (today: telemetries). Adding a data type is adding
+// a handler and its events here.
 
 #include "socketio/namespace_handler.hpp"
 
@@ -16,15 +17,19 @@ inline constexpr std::string_view devices_namespace_name = "/devices";
 std::optional<std::string> bearer_token(const boost::json::object& auth,
                                         std::string_view authorization_header);
 
-// What /devices keeps per socket.
-struct device_socket_data {
-    std::string token; // a secret: never logged
-};
+namespace telemetry {
+class subscriptions;
+}
 
 class devices_namespace : public socketio::namespace_handler {
 public:
+    explicit devices_namespace(telemetry::subscriptions& telemetries) : telemetries_(telemetries) {}
     std::optional<std::string> on_connect(socketio::socket& s, const boost::json::object& auth) override;
     void on_event(socketio::socket& s, const socketio::event& e) override;
+    void on_disconnect(socketio::socket& s, std::string_view reason) override;
+
+private:
+    telemetry::subscriptions& telemetries_;
 };
 
 } // namespace kamea::app

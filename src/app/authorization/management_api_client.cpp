@@ -1,0 +1,270 @@
+#include "app/authorization/management_api_client.hpp"
+
+#include "core/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+
+namespace kamea::app::authorization {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t max_answer_body = 64 * 1024;
+} // namespace
+
+std::optional<api_endpoint> parse_api_url(const std::string& url) {
+    auto u = boost::urls::parse_absolute_uri(url);
+    if (!u || !u->has_authority() || u->host().empty()) {
+        return std::nullopt;
+    }
+    api_endpoint e;
+    if (u->scheme() == "https") {
+        e.https = true;
+    } else if (u->scheme() != "http") {
+        return std::nullopt;
+    }
+    e.host = u->host();
+    e.port = u->has_port() ? std::string(u->port()) : (e.https ? "443" : "80");
+    e.base_path = u->encoded_path();
+    while (!e.base_path.empty() && e.base_path.back() == '/') {
+        e.base_path.pop_back();
+    }
+    return e;
+}
+
+// One keep-alive connection to the API, plain or TLS.
+struct management_api_client::connection {
+    std::unique_ptr<beast::tcp_stream> plain;
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
+    beast::flat_buffer buffer;
+
+    beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
+};
+
+management_api_client::management_api_client(asio::any_io_executor ex,
+                                             client_options options,
+                                             asio::ssl::context* tls)
+    : ex_(std::move(ex)), options_(std::move(options)), tls_(tls) {}
+
+management_api_client::~management_api_client() {
+    *alive_ = false;
+    for (auto& w : waiting_) {
+        w->cancel();
+    }
+}
+
+void management_api_client::check(const check_key& key, result_handler done) {
+    if (options_.cache_ttl.count() > 0) {
+        auto it = cache_.find(key);
+        if (it != cache_.end()) {
+            if (it->second > clock::now()) {
+                ++stats_.cache_hits;
+                asio::post(ex_, [done = std::move(done)] { done({verdict::allowed, {}}); });
+                return;
+            }
+            cache_.erase(it);
+        }
+    }
+    auto [it, first] = in_flight_.try_emplace(key);
+    it->second.push_back(std::move(done));
+    if (!first) {
+        ++stats_.coalesced; // the same check is already on its way: share its answer
+        return;
+    }
+    asio::co_spawn(ex_, run_check(key), asio::detached);
+}
+
+asio::awaitable<void> management_api_client::run_check(check_key key) {
+    auto alive = alive_;
+    auto r = co_await exchange(key);
+    if (*alive) {
+        finish(key, r);
+    }
+}
+
+void management_api_client::finish(const check_key& key, const result& r) {
+    auto it = in_flight_.find(key);
+    if (it == in_flight_.end()) {
+        return;
+    }
+    auto handlers = std::move(it->second);
+    in_flight_.erase(it);
+    if (r.outcome == verdict::allowed && options_.cache_ttl.count() > 0) {
+        cache_[key] = clock::now() + options_.cache_ttl;
+    }
+    for (auto& h : handlers) {
+        asio::post(ex_, [h = std::move(h), r] { h(r); });
+    }
+}
+
+asio::awaitable<std::unique_ptr<management_api_client::connection>> management_api_client::acquire(
+    clock::time_point deadline, std::string& error) {
+    if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        co_return c;
+    }
+    const auto& ep = *options_.endpoint;
+    auto c = std::make_unique<connection>();
+    c->plain = std::make_unique<beast::tcp_stream>(ex_);
+    tcp::resolver resolver(ex_);
+    auto [rec, results] = co_await resolver.async_resolve(ep.host, ep.port, nothrow);
+    if (rec) {
+        error = "management API host not found";
+        co_return nullptr;
+    }
+    c->plain->expires_at(deadline);
+    auto [cec, endpoint] = co_await c->plain->async_connect(results, nothrow);
+    if (cec) {
+        error = cec == beast::error::timeout ? "management API timeout" : "management API unreachable";
+        co_return nullptr;
+    }
+    if (ep.https) {
+        c->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*c->plain), *tls_);
+        c->plain.reset();
+        if (!SSL_set_tlsext_host_name(c->secure->native_handle(), ep.host.c_str())) {
+            error = "management API TLS setup failed";
+            co_return nullptr;
+        }
+        c->secure->set_verify_callback(asio::ssl::host_name_verification(ep.host));
+        auto [hec] = co_await c->secure->async_handshake(asio::ssl::stream_base::client, nothrow);
+        if (hec) {
+            error = hec == beast::error::timeout ? "management API timeout"
+                                                 : "management API TLS handshake failed";
+            core::log::warn("management_api_tls_failed", {{"error", hec.message()}});
+            co_return nullptr;
+        }
+    }
+    co_return c;
+}
+
+void management_api_client::release(std::unique_ptr<connection> c, bool reusable) {
+    if (c && reusable) {
+        c->lowest().expires_never();
+        idle_.push_back(std::move(c));
+    }
+}
+
+asio::awaitable<result> management_api_client::exchange(const check_key& key) {
+    if (!options_.endpoint) {
+        co_return result{verdict::error, "authorization service not configured"};
+    }
+    auto deadline = clock::now() + options_.timeout;
+
+    // Bounded concurrency: wait for a slot until the deadline.
+    while (active_ >= options_.max_concurrency) {
+        auto timer = std::make_shared<asio::steady_timer>(ex_, deadline);
+        waiting_.push_back(timer);
+        auto [ec] = co_await timer->async_wait(nothrow);
+        if (!ec) {
+            std::erase(waiting_, timer);
+            co_return result{verdict::error, "management API timeout"};
+        }
+    }
+    ++active_;
+    struct slot_guard {
+        management_api_client& c;
+        ~slot_guard() {
+            --c.active_;
+            if (!c.waiting_.empty()) {
+                c.waiting_.front()->cancel(); // wake the next waiter
+                c.waiting_.pop_front();
+            }
+        }
+    } guard{*this};
+
+    http::request<http::string_body> req{http::verb::post,
+                                         options_.endpoint->base_path + "/authorization/check-authorized", 11};
+    req.set(http::field::host, options_.endpoint->host);
+    req.set(http::field::authorization, "Bearer " + key.token);
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::user_agent, "kamea-wss");
+    boost::json::object body;
+    body["tenantId"] = key.tenant_id;
+    body["deviceId"] = key.device_id;
+    body["permission"] = "telemetries:read";
+    req.body() = boost::json::serialize(body);
+    req.keep_alive(true);
+    req.prepare_payload();
+
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        bool reused = !idle_.empty();
+        std::string error;
+        auto c = co_await acquire(deadline, error);
+        if (!c) {
+            co_return result{verdict::error, error};
+        }
+        ++stats_.requests;
+        c->lowest().expires_at(deadline);
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(max_answer_body);
+        boost::system::error_code ec;
+        if (c->secure) {
+            auto [wec, wn] = co_await http::async_write(*c->secure, req, nothrow);
+            ec = wec;
+            if (!ec) {
+                auto [rec, rn] = co_await http::async_read(*c->secure, c->buffer, parser, nothrow);
+                ec = rec;
+            }
+        } else {
+            auto [wec, wn] = co_await http::async_write(*c->plain, req, nothrow);
+            ec = wec;
+            if (!ec) {
+                auto [rec, rn] = co_await http::async_read(*c->plain, c->buffer, parser, nothrow);
+                ec = rec;
+            }
+        }
+        if (ec) {
+            if (ec == beast::error::timeout) {
+                co_return result{verdict::error, "management API timeout"};
+            }
+            if (reused && attempt == 0) {
+                continue; // the server closed an idle keep-alive connection: try a fresh one
+            }
+            co_return result{verdict::error, "management API unreachable"};
+        }
+        auto& res = parser.get();
+        release(std::move(c), res.keep_alive());
+        auto status = res.result_int();
+        if (status == 401 || status == 403) {
+            co_return result{verdict::denied, "not authorized for this device"};
+        }
+        if (status != 200) {
+            co_return result{verdict::error, "management API answered " + std::to_string(status)};
+        }
+        boost::system::error_code jec;
+        auto answer = boost::json::parse(res.body(), jec);
+        const boost::json::value* flag = nullptr;
+        if (!jec && answer.is_object()) {
+            flag = answer.as_object().if_contains("authorized");
+        }
+        if (flag == nullptr || !flag->is_bool()) {
+            co_return result{verdict::error, "management API answer unreadable"};
+        }
+        co_return flag->as_bool() ? result{verdict::allowed, {}}
+                                  : result{verdict::denied, "not authorized for this device"};
+    }
+    co_return result{verdict::error, "management API unreachable"};
+}
+
+} // namespace kamea::app::authorization

@@ -1,0 +1,34 @@
+#pragma once
+// The outcome of one authorization check (contract section 6).
+
+#include <functional>
+#include <string>
+
+namespace kamea::app::authorization {
+
+enum class verdict { allowed, denied, error };
+
+struct result {
+    verdict outcome = verdict::error;
+    std::string message; // why (denied/error), never containing a secret
+};
+
+// What is checked: one user's token against one device of one tenant.
+struct check_key {
+    std::string token; // a secret: never logged
+    std::string tenant_id;
+    std::string device_id;
+
+    bool operator==(const check_key&) const = default;
+};
+
+struct check_key_hash {
+    std::size_t operator()(const check_key& k) const noexcept {
+        std::hash<std::string> h;
+        return h(k.token) ^ (h(k.tenant_id) * 31) ^ (h(k.device_id) * 1000003);
+    }
+};
+
+using result_handler = std::function<void(const result&)>;
+
+} // namespace kamea::app::authorization

@@ -1,0 +1,218 @@
+#include "app/telemetry/subscriptions.hpp"
+
+#include "app/telemetry/telemetry.hpp"
+#include "core/log.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace kamea::app::telemetry {
+
+using authorization::verdict;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::string_view ack_ok = R"({"status":"ok"})";
+
+std::string error_ack(std::string_view error, std::string_view message) {
+    return boost::json::serialize(
+        boost::json::object{{"status", "error"}, {"error", error}, {"message", message}});
+}
+
+void bad_request(socketio::socket& s, std::string_view event, const std::string& message,
+                 std::optional<std::uint64_t> ack_id) {
+    s.emit("bad_request", boost::json::serialize(boost::json::object{{"event", event}, {"message", message}}));
+    if (ack_id) {
+        s.ack(*ack_id, error_ack("bad_request", message));
+    }
+}
+
+// The first argument of an event, if it is an object.
+const boost::json::object* first_object(const socketio::event& e) {
+    if (e.all.size() < 2 || !e.all[1].is_object()) {
+        return nullptr;
+    }
+    return &e.all[1].as_object();
+}
+
+} // namespace
+
+socket_state& state_of(socketio::socket& s) { return *std::static_pointer_cast<socket_state>(s.data); }
+
+subscriptions::subscriptions(boost::asio::any_io_executor ex,
+                             const authorization::authorizer& authz,
+                             subscription_options options)
+    : ex_(ex), authz_(authz), options_(options), reauth_timer_(ex) {
+    if (options_.reauth_interval.count() > 0) {
+        reauthorize();
+    }
+}
+
+subscriptions::~subscriptions() {
+    *alive_ = false;
+    reauth_timer_.cancel();
+}
+
+void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
+    const auto* payload = first_object(e);
+    if (payload == nullptr) {
+        bad_request(s, "telemetries", "payload must be an object with deviceId and tenantId", e.ack_id);
+        return;
+    }
+    for (auto field : {"deviceId", "tenantId"}) {
+        if (auto why = check_id(payload->if_contains(field), field)) {
+            bad_request(s, "telemetries", *why, e.ack_id);
+            return;
+        }
+    }
+    std::string device(payload->at("deviceId").as_string());
+    std::string tenant(payload->at("tenantId").as_string());
+    auto& st = state_of(s);
+    bool already = std::any_of(st.subscriptions.begin(), st.subscriptions.end(),
+                               [&](const subscription& sub) { return sub.device_id == device; });
+    if (!already && st.subscriptions.size() + st.pending >= options_.max_per_socket) {
+        bad_request(s, "telemetries",
+                    "too many subscriptions (at most " + std::to_string(options_.max_per_socket) + ")",
+                    e.ack_id);
+        return;
+    }
+    ++st.pending;
+    auto request = ++st.next_request;
+    auto ack_id = e.ack_id;
+    authz_.check(ex_, {st.token, tenant, device},
+                 [this, alive = alive_, weak = s.weak_from_this(), device, tenant, request,
+                  ack_id](const authorization::result& r) {
+                     auto sock = weak.lock();
+                     if (!*alive || !sock || !sock->connected()) {
+                         return; // the client left meanwhile
+                     }
+                     auto& state = state_of(*sock);
+                     --state.pending;
+                     if (r.outcome == verdict::denied) {
+                         deny(*sock, device, tenant, r.message, ack_id);
+                         return;
+                     }
+                     if (r.outcome == verdict::error) {
+                         core::log::warn("authorization_error", {{"socket", sock->id()},
+                                                                 {"deviceId", device},
+                                                                 {"message", r.message}});
+                         sock->emit("internal_server_error",
+                                    boost::json::serialize(boost::json::object{{"message", r.message}}));
+                         if (ack_id) {
+                             sock->ack(*ack_id, error_ack("internal_server_error", r.message));
+                         }
+                         return;
+                     }
+                     auto cancelled = state.unsubscribed_at.find(device);
+                     if (cancelled == state.unsubscribed_at.end() || cancelled->second < request) {
+                         auto it = std::find_if(state.subscriptions.begin(), state.subscriptions.end(),
+                                                [&](const subscription& sub) { return sub.device_id == device; });
+                         if (it == state.subscriptions.end()) {
+                             state.subscriptions.push_back({device, tenant, clock::now(), false});
+                         } else {
+                             it->authorized_at = clock::now();
+                         }
+                         sock->join(room_of(device));
+                         subscribed_[sock.get()] = sock;
+                     }
+                     if (ack_id) {
+                         sock->ack(*ack_id, ack_ok);
+                     }
+                 });
+}
+
+void subscriptions::unsubscribe(socketio::socket& s, const socketio::event& e) {
+    const auto* payload = first_object(e);
+    if (payload == nullptr) {
+        bad_request(s, "telemetries:unsubscribe", "payload must be an object with deviceId", e.ack_id);
+        return;
+    }
+    if (auto why = check_id(payload->if_contains("deviceId"), "deviceId")) {
+        bad_request(s, "telemetries:unsubscribe", *why, e.ack_id);
+        return;
+    }
+    std::string device(payload->at("deviceId").as_string());
+    auto& st = state_of(s);
+    st.unsubscribed_at[device] = st.next_request; // cancels subscribe requests still pending
+    std::erase_if(st.subscriptions, [&](const subscription& sub) { return sub.device_id == device; });
+    s.leave(room_of(device));
+    if (e.ack_id) {
+        s.ack(*e.ack_id, ack_ok);
+    }
+}
+
+void subscriptions::forget(socketio::socket& s) { subscribed_.erase(&s); }
+
+void subscriptions::deny(socketio::socket& s,
+                         const std::string& device,
+                         const std::string& tenant,
+                         const std::string& message,
+                         std::optional<std::uint64_t> ack_id) {
+    core::log::info("access_denied", {{"socket", s.id()}, {"deviceId", device}, {"tenantId", tenant}});
+    s.emit("access_denied", boost::json::serialize(boost::json::object{
+                                {"deviceId", device}, {"tenantId", tenant}, {"message", message}}));
+    if (ack_id) {
+        s.ack(*ack_id, error_ack("access_denied", message));
+    }
+    // DISCONNECT, then the Engine.IO close; the writer flushes all of this first (K4).
+    s.disconnect(true);
+}
+
+// Each subscription is checked again once it is older than the interval. The timer ticks at
+// a tenth of the interval, so a revoked user stops receiving within 1.1 intervals at most.
+void subscriptions::reauthorize() {
+    auto now = clock::now();
+    std::vector<std::shared_ptr<socketio::socket>> sockets;
+    for (auto it = subscribed_.begin(); it != subscribed_.end();) {
+        if (auto sp = it->second.lock(); sp && sp->connected()) {
+            sockets.push_back(std::move(sp));
+            ++it;
+        } else {
+            it = subscribed_.erase(it);
+        }
+    }
+    for (auto& sock : sockets) {
+        auto& st = state_of(*sock);
+        for (auto& sub : st.subscriptions) {
+            if (sub.checking || now - sub.authorized_at < options_.reauth_interval) {
+                continue;
+            }
+            sub.checking = true;
+            authz_.check(ex_, {st.token, sub.tenant_id, sub.device_id},
+                         [this, alive = alive_, weak = std::weak_ptr(sock), device = sub.device_id,
+                          tenant = sub.tenant_id](const authorization::result& r) {
+                             auto s = weak.lock();
+                             if (!*alive || !s || !s->connected()) {
+                                 return;
+                             }
+                             auto& state = state_of(*s);
+                             auto it = std::find_if(state.subscriptions.begin(), state.subscriptions.end(),
+                                                    [&](const subscription& x) { return x.device_id == device; });
+                             if (it == state.subscriptions.end()) {
+                                 return; // unsubscribed meanwhile
+                             }
+                             it->checking = false;
+                             if (r.outcome == verdict::denied) {
+                                 deny(*s, device, tenant, "authorization revoked", std::nullopt);
+                             } else if (r.outcome == verdict::allowed) {
+                                 it->authorized_at = clock::now();
+                             } else {
+                                 // An error is not a revocation: keep the subscription, try
+                                 // again at the next tick.
+                                 core::log::warn("reauthorization_error",
+                                                 {{"socket", s->id()}, {"deviceId", device}, {"message", r.message}});
+                             }
+                         });
+        }
+    }
+    auto tick = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100),
+                                                    options_.reauth_interval / 10);
+    reauth_timer_.expires_after(tick);
+    reauth_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+        if (!ec && *alive) {
+            reauthorize();
+        }
+    });
+}
+
+} // namespace kamea::app::telemetry
