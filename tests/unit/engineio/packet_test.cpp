@@ -7,7 +7,8 @@ using namespace kamea::engineio;
 TEST(engineio_packet, decodes_every_text_type) {
     std::string scratch;
     for (char t = '0'; t <= '6'; ++t) {
-        auto p = decode_text(std::string(1, t) + "data", scratch);
+        std::string text = std::string(1, t) + "data"; // the packet views this text
+        auto p = decode_text(text, scratch);
         ASSERT_TRUE(p);
         EXPECT_EQ(static_cast<char>(p->type), t);
         EXPECT_EQ(p->data, "data");
