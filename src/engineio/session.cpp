@@ -1,10 +1,18 @@
 #include "engineio/session.hpp"
 
+#include "core/log.hpp"
+#include "engineio/counters.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 namespace kamea::engineio {
+
+counters& global_counters() {
+    static counters c;
+    return c;
+}
 
 const char* to_string(close_reason r) {
     switch (r) {
@@ -48,6 +56,7 @@ void session::open() {
     o["pingInterval"] = options_.ping_interval.count();
     o["pingTimeout"] = options_.ping_timeout.count();
     o["maxPayload"] = options_.max_payload;
+    global_counters().sessions_opened.fetch_add(1, std::memory_order_relaxed);
     send(make_text(packet_type::open, boost::json::serialize(o)));
     schedule_ping(options_.ping_interval);
 }
@@ -88,6 +97,9 @@ void session::send(wire_ptr p) {
         queue_.clear();
         queued_bytes_ = 0;
         overflowed_ = true;
+        global_counters().slow_clients.fetch_add(1, std::memory_order_relaxed);
+        core::log::info("slow_client_disconnected",
+                        {{"session", sid_.substr(0, 6)}, {"limit", options_.max_send_queue}});
         boost::asio::post(ex_, [weak = weak_from_this()] {
             if (auto self = weak.lock()) {
                 self->on_transport_closed(close_reason::slow_client);
@@ -118,6 +130,13 @@ void session::close(close_reason reason) {
     }
     closed_ = true;
     reason_ = reason;
+    auto& c = global_counters();
+    c.sessions_closed.fetch_add(1, std::memory_order_relaxed);
+    if (reason == close_reason::parse_error) {
+        c.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    } else if (reason == close_reason::ping_timeout) {
+        c.ping_timeouts.fetch_add(1, std::memory_order_relaxed);
+    }
     ping_timer_.cancel();
     upgrade_timer_.cancel();
     if (probe_link_ != nullptr) {

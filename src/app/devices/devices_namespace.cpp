@@ -49,7 +49,7 @@ std::optional<std::string> devices_namespace::on_connect(socketio::socket& s,
                                                          const boost::json::object& auth) {
     auto token = bearer_token(auth, s.session().handshake().authorization);
     if (!token) {
-        core::log::info("connect_refused", {{"sid", s.session().sid()}, {"reason", "missing token"}});
+        core::log::info("connect_refused", {{"session", s.session().sid().substr(0, 6)}, {"reason", "missing token"}});
         return R"({"message":"Unauthorized: missing bearer token"})";
     }
     auto state = std::make_shared<telemetry::socket_state>();

@@ -1,0 +1,20 @@
+#pragma once
+// Process-wide Engine.IO counters, read by /metrics. Relaxed atomics: each is bumped once per
+// session event, never per message.
+
+#include <atomic>
+#include <cstdint>
+
+namespace kamea::engineio {
+
+struct counters {
+    std::atomic<std::uint64_t> sessions_opened{0};
+    std::atomic<std::uint64_t> sessions_closed{0};
+    std::atomic<std::uint64_t> slow_clients{0};   // cut off past --max-send-queue
+    std::atomic<std::uint64_t> protocol_errors{0};
+    std::atomic<std::uint64_t> ping_timeouts{0};
+};
+
+counters& global_counters();
+
+} // namespace kamea::engineio
