@@ -9,6 +9,9 @@ ulimit -n 20000 2>/dev/null || true
 echo "== unit tests ($build)"
 (cd "$build" && ctest --output-on-failure -j "$(nproc)")
 
+echo "== test tools (Management API stand-in)"
+node --test tools/management-api/
+
 echo "== interop tests ($build/kamea-wss)"
 export KAMEA_WSS_BIN="$PWD/$build/kamea-wss"
 node --test --test-concurrency=2 tests/interop/*.test.mjs
