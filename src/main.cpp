@@ -11,6 +11,9 @@
 #include "app/telemetry/subscriptions.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "engineio/counters.hpp"
+#include "ops/metrics.hpp"
+#include "socketio/counters.hpp"
 #include "socketio/server.hpp"
 #include "transport/http_server.hpp"
 #include "transport/shard.hpp"
@@ -91,6 +94,57 @@ transport::http_response json_answer(const transport::http_request& req, http::s
     res.set(http::field::content_type, "application/json");
     res.body() = std::move(body);
     return res;
+}
+
+// Every metric of contract section 8, read from the layers' atomics at scrape time.
+ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>>& shards,
+                                   const app::telemetry::fanout& fanout,
+                                   const transport::http_server& public_server) {
+    using series = ops::metrics_registry::labelled;
+    auto load = [](const auto& atomic) { return [&atomic] { return static_cast<double>(atomic.load()); }; };
+    auto& eio = engineio::global_counters();
+    auto& sio = socketio::global_counters();
+    auto& authz = app::authorization::global_call_metrics();
+    ops::metrics_registry m;
+    m.gauge("kamea_connections", "Engine.IO sessions by transport",
+            {series{R"(transport="polling")", load(eio.polling_sessions)},
+             series{R"(transport="websocket")", load(eio.websocket_sessions)}});
+    m.gauge("kamea_tcp_connections", "Open TCP connections on the public listener",
+            {series{"", load(public_server.stats().connections)}});
+    m.counter("kamea_tcp_connections_rejected_total", "Connections refused by the connection limits",
+              {series{"", load(public_server.stats().rejected)}});
+    m.gauge("kamea_namespace_sockets", "Socket.IO namespace sockets", {series{"", load(sio.sockets)}});
+    m.gauge("kamea_rooms", "Rooms with at least one socket", {series{"", load(sio.rooms)}});
+    m.gauge("kamea_subscriptions", "Live telemetry subscriptions",
+            {series{"", load(app::telemetry::subscription_gauge())}});
+    m.counter("kamea_telemetries_in_total", "Telemetries accepted for delivery",
+              {series{"", load(fanout.stats().telemetries_in)}});
+    m.counter("kamea_messages_out_total", "Telemetry messages queued to sockets",
+              {series{"", load(fanout.stats().messages_out)}});
+    m.counter("kamea_dropped_messages_total", "Packets dropped for clients cut off as too slow",
+              {series{"", load(eio.dropped_packets)}});
+    m.counter("kamea_slow_clients_total", "Clients disconnected past --max-send-queue",
+              {series{"", load(eio.slow_clients)}});
+    m.counter("kamea_sessions_opened_total", "Engine.IO sessions opened", {series{"", load(eio.sessions_opened)}});
+    m.counter("kamea_protocol_errors_total", "Sessions closed for invalid packets",
+              {series{"", load(eio.protocol_errors)}});
+    m.counter("kamea_ping_timeouts_total", "Sessions closed by the heartbeat", {series{"", load(eio.ping_timeouts)}});
+    m.counter("kamea_authorization_calls_total", "Management API checks by result",
+              {series{R"(result="allowed")", load(authz.allowed)},
+               series{R"(result="denied")", load(authz.denied)},
+               series{R"(result="error")", load(authz.errors)}});
+    m.histogram("kamea_authorization_duration_seconds", "Management API check latency",
+                [&authz] { return authz.latency.read(); });
+    m.histogram("kamea_ingest_to_write_seconds", "Time from ingestion to the end of the WebSocket write",
+                [&shards] {
+                    core::histogram::snapshot total;
+                    for (auto& sh : shards) {
+                        total += sh->ingest_to_write.read();
+                    }
+                    return total;
+                });
+    m.gauge("kamea_bus_connected", "Telemetry bus state (1 = connected)", {series{R"(bus="in-process")", [] { return 1.0; }}});
+    return m;
 }
 
 // SIGTERM: stop accepting, tell every client (DISCONNECT, then close), drain for up to the
@@ -203,6 +257,7 @@ int main(int argc, char** argv) {
     app::telemetry::ingest ingest({cfg.ingest_token}, *fanout);
 
     transport::http_server public_server(shards, public_options(cfg));
+    auto metrics = make_metrics(shards, *fanout, public_server);
     auto internal_opts = public_options(cfg);
     internal_opts.engine_endpoints = false;
     internal_opts.cors_origins.clear();
@@ -220,6 +275,12 @@ int main(int argc, char** argv) {
             }
             if (path == "/health/ready") {
                 return json_answer(req, http::status::ok, R"({"status":"ready"})");
+            }
+            if (path == "/metrics") {
+                transport::http_response res{http::status::ok, req.version()};
+                res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+                res.body() = metrics.render();
+                return res;
             }
             return std::nullopt;
         });

@@ -11,8 +11,9 @@ constexpr std::uint8_t opcode_text = 0x1;
 constexpr std::uint8_t opcode_binary = 0x2;
 
 wire_ptr make_frame(std::uint8_t opcode, std::string_view a, std::string_view b,
-                    std::string_view c) {
+                    std::string_view c, std::int64_t stamp_ns = 0) {
     auto p = std::make_shared<wire_packet>();
+    p->stamp_ns = stamp_ns;
     std::uint64_t length = a.size() + b.size() + c.size();
     char header[10];
     p->header_size = write_frame_header(header, opcode, length);
@@ -84,9 +85,9 @@ std::uint8_t write_frame_header(char* out, std::uint8_t opcode, std::uint64_t le
     return 10;
 }
 
-wire_ptr make_text(packet_type type, std::string_view head, std::string_view body) {
+wire_ptr make_text(packet_type type, std::string_view head, std::string_view body, std::int64_t stamp_ns) {
     char t = static_cast<char>(type);
-    return make_frame(opcode_text, std::string_view(&t, 1), head, body);
+    return make_frame(opcode_text, std::string_view(&t, 1), head, body, stamp_ns);
 }
 
 wire_ptr make_binary(std::string_view bytes) { return make_frame(opcode_binary, bytes, {}, {}); }

@@ -47,6 +47,9 @@ struct wire_packet {
     std::string bytes;
     std::uint8_t header_size = 0;
     bool binary = false;
+    // When the data entered the service (steady clock, ns), for the ingest-to-write
+    // histogram; 0 when not measured.
+    std::int64_t stamp_ns = 0;
 
     std::string_view frame() const { return bytes; }
     std::string_view payload() const { return std::string_view(bytes).substr(header_size); }
@@ -54,7 +57,10 @@ struct wire_packet {
 using wire_ptr = std::shared_ptr<const wire_packet>;
 
 // Text packet "<type><head><body>"; head and body are concatenated so callers avoid a copy.
-wire_ptr make_text(packet_type type, std::string_view head = {}, std::string_view body = {});
+wire_ptr make_text(packet_type type,
+                   std::string_view head = {},
+                   std::string_view body = {},
+                   std::int64_t stamp_ns = 0);
 // Binary message packet with raw bytes.
 wire_ptr make_binary(std::string_view bytes);
 

@@ -57,6 +57,10 @@ void session::open() {
     o["pingTimeout"] = options_.ping_timeout.count();
     o["maxPayload"] = options_.max_payload;
     global_counters().sessions_opened.fetch_add(1, std::memory_order_relaxed);
+    (kind_ == transport_kind::polling ? global_counters().polling_sessions
+                                      : global_counters().websocket_sessions)
+        .fetch_add(1, std::memory_order_relaxed);
+    counted_ = true;
     send(make_text(packet_type::open, boost::json::serialize(o)));
     schedule_ping(options_.ping_interval);
 }
@@ -87,6 +91,9 @@ void session::on_ping_timer() {
 
 void session::send(wire_ptr p) {
     if (closed_ || overflowed_) {
+        if (overflowed_) {
+            global_counters().dropped_packets.fetch_add(1, std::memory_order_relaxed);
+        }
         return;
     }
     queued_bytes_ += p->bytes.size();
@@ -94,6 +101,7 @@ void session::send(wire_ptr p) {
     if (queued_bytes_ + in_flight_bytes_ > options_.max_send_queue) {
         // The client cannot keep up: drop what it has not taken and cut it off. The close
         // is posted, never run inside the caller's loop (a broadcast may be iterating a room).
+        global_counters().dropped_packets.fetch_add(queue_.size(), std::memory_order_relaxed);
         queue_.clear();
         queued_bytes_ = 0;
         overflowed_ = true;
@@ -132,6 +140,11 @@ void session::close(close_reason reason) {
     reason_ = reason;
     auto& c = global_counters();
     c.sessions_closed.fetch_add(1, std::memory_order_relaxed);
+    if (counted_) {
+        (kind_ == transport_kind::polling ? c.polling_sessions : c.websocket_sessions)
+            .fetch_sub(1, std::memory_order_relaxed);
+        counted_ = false;
+    }
     if (reason == close_reason::parse_error) {
         c.protocol_errors.fetch_add(1, std::memory_order_relaxed);
     } else if (reason == close_reason::ping_timeout) {
@@ -360,6 +373,10 @@ session::probe_action session::on_probe_packet(const packet& p) {
     if (p.type == packet_type::upgrade && !closed_) {
         // U4: the WebSocket becomes the session's transport; the queue moves over.
         kind_ = transport_kind::websocket;
+        if (counted_) {
+            global_counters().polling_sessions.fetch_sub(1, std::memory_order_relaxed);
+            global_counters().websocket_sessions.fetch_add(1, std::memory_order_relaxed);
+        }
         ws_link_ = std::exchange(probe_link_, nullptr);
         upgrade_timer_.cancel();
         if (poll_link_ != nullptr) {

@@ -169,6 +169,7 @@ private:
 
     bool closed_ = false;
     bool overflowed_ = false;
+    bool counted_ = false; // in the polling/websocket gauges
     bool close_delivered_ = false;
     close_reason reason_ = close_reason::server_close;
     boost::asio::steady_timer linger_timer_;

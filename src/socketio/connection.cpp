@@ -2,12 +2,18 @@
 
 #include "core/log.hpp"
 #include "core/random_id.hpp"
+#include "socketio/counters.hpp"
 #include "socketio/namespace_handler.hpp"
 #include "socketio/server.hpp"
 
 #include <boost/json/serialize.hpp>
 
 namespace kamea::socketio {
+
+void server::on_socket_count(int delta) {
+    sockets_ = static_cast<std::size_t>(static_cast<long long>(sockets_) + delta);
+    global_counters().sockets.fetch_add(delta, std::memory_order_relaxed);
+}
 
 std::unique_ptr<engineio::session_handler> server::make_connection(engineio::session& s) {
     return std::make_unique<connection>(*this, s);

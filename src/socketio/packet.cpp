@@ -246,9 +246,10 @@ engineio::wire_ptr make_packet(packet_type type,
                                std::string_view nsp,
                                std::string_view body,
                                std::optional<std::uint64_t> id,
-                               std::size_t attachments) {
+                               std::size_t attachments,
+                               std::int64_t stamp_ns) {
     return engineio::make_text(engineio::packet_type::message,
-                               encode_head(type, nsp, id, attachments), body);
+                               encode_head(type, nsp, id, attachments), body, stamp_ns);
 }
 
 } // namespace kamea::socketio

@@ -77,6 +77,7 @@ engineio::wire_ptr make_packet(packet_type type,
                                std::string_view nsp,
                                std::string_view body,
                                std::optional<std::uint64_t> id = std::nullopt,
-                               std::size_t attachments = 0);
+                               std::size_t attachments = 0,
+                               std::int64_t stamp_ns = 0);
 
 } // namespace kamea::socketio

@@ -35,7 +35,7 @@ public:
     std::unique_ptr<engineio::session_handler> make_connection(engineio::session& s);
 
     std::size_t socket_count() const { return sockets_; }
-    void on_socket_count(int delta) { sockets_ = static_cast<std::size_t>(static_cast<long long>(sockets_) + delta); }
+    void on_socket_count(int delta);
 
 private:
     server_options options_;

@@ -3,6 +3,7 @@
 // Connections are spread over shards at accept; a request for a session of another shard
 // moves its socket there (http_connection.cpp), so sessions never need locks.
 
+#include "core/histogram.hpp"
 #include "engineio/registry.hpp"
 #include "engineio/session.hpp"
 
@@ -40,6 +41,8 @@ struct shard {
     // HTTP connections waiting for their next request: closed at once on shutdown.
     std::unordered_set<boost::beast::tcp_stream*> idle_streams;
     bool stopping = false;
+    // Time from a packet's stamp (ingestion) to the end of its WebSocket write.
+    core::histogram ingest_to_write;
 };
 
 } // namespace kamea::transport

@@ -177,6 +177,20 @@ void websocket_connection::on_engine_packet(const engineio::packet& p) {
     }
 }
 
+// One clock read per write, not per packet.
+void websocket_connection::observe_latency() {
+    std::int64_t now = 0;
+    for (const auto& p : batch_) {
+        if (p->stamp_ns != 0) {
+            if (now == 0) {
+                now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now().time_since_epoch()).count();
+            }
+            shard_.ingest_to_write.observe(std::chrono::nanoseconds(now - p->stamp_ns));
+        }
+    }
+}
+
 asio::awaitable<void> websocket_connection::write_loop() {
     std::vector<asio::const_buffer> buffers;
     std::vector<std::string> converted; // binary packets as "b<base64>" text frames (W4)
@@ -230,6 +244,7 @@ asio::awaitable<void> websocket_connection::write_loop() {
         if (!buffers.empty()) {
             auto [ec, n] = co_await asio::async_write(socket_, buffers, nothrow);
             session_->on_written(queued_bytes);
+            observe_latency();
             batch_.clear();
             control_.clear();
             if (ec) {

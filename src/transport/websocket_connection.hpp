@@ -41,6 +41,7 @@ private:
     void on_engine_packet(const engineio::packet& p);
     void queue_control(ws_opcode op, std::string_view payload);
     void fail(std::uint16_t code);
+    void observe_latency();
 
     shard& shard_;
     boost::asio::ip::tcp::socket socket_;

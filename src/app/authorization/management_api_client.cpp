@@ -94,9 +94,19 @@ void management_api_client::check(const check_key& key, result_handler done) {
     asio::co_spawn(ex_, run_check(key), asio::detached);
 }
 
+call_metrics& global_call_metrics() {
+    static call_metrics m;
+    return m;
+}
+
 asio::awaitable<void> management_api_client::run_check(check_key key) {
     auto alive = alive_;
+    auto started = clock::now();
     auto r = co_await exchange(key);
+    auto& m = global_call_metrics();
+    m.latency.observe(clock::now() - started);
+    (r.outcome == verdict::allowed ? m.allowed : r.outcome == verdict::denied ? m.denied : m.errors)
+        .fetch_add(1, std::memory_order_relaxed);
     if (*alive) {
         finish(key, r);
     }

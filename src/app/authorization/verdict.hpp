@@ -1,6 +1,9 @@
 #pragma once
 // The outcome of one authorization check (contract section 6).
 
+#include "core/histogram.hpp"
+
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -30,5 +33,14 @@ struct check_key_hash {
 };
 
 using result_handler = std::function<void(const result&)>;
+
+// Management API calls by result and their latency, for /metrics.
+struct call_metrics {
+    std::atomic<std::uint64_t> allowed{0};
+    std::atomic<std::uint64_t> denied{0};
+    std::atomic<std::uint64_t> errors{0};
+    core::histogram latency;
+};
+call_metrics& global_call_metrics();
 
 } // namespace kamea::app::authorization

@@ -17,6 +17,8 @@ void fanout::publish(const std::vector<telemetry>& batch) {
     if (batch.empty()) {
         return;
     }
+    auto stamp = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now().time_since_epoch()).count();
     auto items = std::make_shared<std::vector<encoded>>();
     items->reserve(batch.size());
     for (const auto& t : batch) {
@@ -24,7 +26,8 @@ void fanout::publish(const std::vector<telemetry>& batch) {
         body += t.json;
         body += ']';
         items->push_back({room_of(t.device_id),
-                          socketio::make_packet(socketio::packet_type::event, devices_namespace_name, body)});
+                          socketio::make_packet(socketio::packet_type::event, devices_namespace_name, body,
+                                                std::nullopt, 0, stamp)});
     }
     stats_.telemetries_in.fetch_add(batch.size(), std::memory_order_relaxed);
     for (const auto& shard : shards_) {

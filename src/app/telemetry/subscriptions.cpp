@@ -37,6 +37,11 @@ const boost::json::object* first_object(const socketio::event& e) {
 
 } // namespace
 
+std::atomic<std::int64_t>& subscription_gauge() {
+    static std::atomic<std::int64_t> gauge{0};
+    return gauge;
+}
+
 socket_state& state_of(socketio::socket& s) { return *std::static_pointer_cast<socket_state>(s.data); }
 
 subscriptions::subscriptions(boost::asio::any_io_executor ex,
@@ -109,6 +114,7 @@ void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
                                                 [&](const subscription& sub) { return sub.device_id == device; });
                          if (it == state.subscriptions.end()) {
                              state.subscriptions.push_back({device, tenant, clock::now(), false});
+                             subscription_gauge().fetch_add(1, std::memory_order_relaxed);
                          } else {
                              it->authorized_at = clock::now();
                          }
@@ -134,14 +140,23 @@ void subscriptions::unsubscribe(socketio::socket& s, const socketio::event& e) {
     std::string device(payload->at("deviceId").as_string());
     auto& st = state_of(s);
     st.unsubscribed_at[device] = st.next_request; // cancels subscribe requests still pending
-    std::erase_if(st.subscriptions, [&](const subscription& sub) { return sub.device_id == device; });
+    auto removed = std::erase_if(st.subscriptions, [&](const subscription& sub) { return sub.device_id == device; });
+    subscription_gauge().fetch_sub(static_cast<std::int64_t>(removed), std::memory_order_relaxed);
     s.leave(room_of(device));
     if (e.ack_id) {
         s.ack(*e.ack_id, ack_ok);
     }
 }
 
-void subscriptions::forget(socketio::socket& s) { subscribed_.erase(&s); }
+void subscriptions::forget(socketio::socket& s) {
+    subscribed_.erase(&s);
+    if (s.data) {
+        auto& st = state_of(s);
+        subscription_gauge().fetch_sub(static_cast<std::int64_t>(st.subscriptions.size()),
+                                       std::memory_order_relaxed);
+        st.subscriptions.clear();
+    }
+}
 
 void subscriptions::deny(socketio::socket& s,
                          const std::string& device,

@@ -9,6 +9,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -66,5 +67,8 @@ private:
 };
 
 socket_state& state_of(socketio::socket& s);
+
+// Live subscriptions in the process, for /metrics.
+std::atomic<std::int64_t>& subscription_gauge();
 
 } // namespace kamea::app::telemetry
