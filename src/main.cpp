@@ -12,6 +12,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "engineio/counters.hpp"
+#include "ops/doc_site.hpp"
 #include "ops/metrics.hpp"
 #include "socketio/counters.hpp"
 #include "socketio/server.hpp"
@@ -23,6 +24,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -147,13 +149,15 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
     return m;
 }
 
-// SIGTERM: stop accepting, tell every client (DISCONNECT, then close), drain for up to the
-// grace period, then stop the loops.
+// SIGTERM: refuse new sessions, tell every client (DISCONNECT, then close), serve their last
+// requests for up to the grace period, then stop the loops. The listeners stay open while
+// draining: a polling client learns of the shutdown only on its next GET, which may come on
+// a new connection.
 void shutdown(std::vector<std::unique_ptr<transport::shard>>& shards,
               std::vector<transport::http_server*> servers,
               std::chrono::milliseconds grace) {
     for (auto* server : servers) {
-        server->stop_accepting();
+        server->drain();
     }
     for (auto& sh : shards) {
         boost::asio::post(sh->ctx, [s = sh.get()] {
@@ -167,9 +171,7 @@ void shutdown(std::vector<std::unique_ptr<transport::shard>>& shards,
     *check = [&shards, deadline, timer, check] {
         std::size_t busy = 0;
         for (auto& sh : shards) {
-            // Reading another shard's counters without a lock is fine here: a stale value
-            // only delays the exit by one check.
-            busy += sh->sessions.size() + sh->connections;
+            busy += sh->sessions.live() + sh->busy_connections.load(std::memory_order_relaxed);
         }
         if (busy == 0 || std::chrono::steady_clock::now() >= deadline) {
             core::log::info("shutdown_complete", {{"remaining", busy}});
@@ -256,7 +258,34 @@ int main(int argc, char** argv) {
     fanout = std::make_unique<app::telemetry::fanout>(std::move(targets));
     app::telemetry::ingest ingest({cfg.ingest_token}, *fanout);
 
-    transport::http_server public_server(shards, public_options(cfg));
+    auto doc_dir = cfg.doc_dir.empty()
+                       ? (std::filesystem::canonical("/proc/self/exe").parent_path() / "doc").string()
+                       : cfg.doc_dir;
+    ops::doc_site doc(doc_dir);
+    if (doc.empty()) {
+        core::log::warn("doc_not_found", {{"dir", doc_dir}, {"message", "run scripts/build-doc.sh"}});
+    }
+    transport::http_server public_server(
+        shards, public_options(cfg), [&doc](const transport::http_request& req) -> std::optional<transport::http_response> {
+            auto target = req.target();
+            auto found = doc.find(target.substr(0, target.find('?')));
+            if (!found) {
+                return std::nullopt;
+            }
+            if (req.method() != http::verb::get && req.method() != http::verb::head) {
+                return json_answer(req, http::status::method_not_allowed, R"({"error":"method_not_allowed"})");
+            }
+            if (*found == nullptr) {
+                return json_answer(req, http::status::not_found,
+                                   doc.empty() ? R"({"error":"not_found","message":"documentation not built"})"
+                                               : R"({"error":"not_found"})");
+            }
+            transport::http_response res{http::status::ok, req.version()};
+            res.set(http::field::content_type, (*found)->content_type);
+            res.set(http::field::cache_control, "no-cache");
+            res.body() = (*found)->body;
+            return res;
+        });
     auto metrics = make_metrics(shards, *fanout, public_server);
     auto internal_opts = public_options(cfg);
     internal_opts.engine_endpoints = false;
@@ -285,6 +314,17 @@ int main(int argc, char** argv) {
             return std::nullopt;
         });
 
+    // Installed before the listeners announce themselves: a SIGTERM right after "listening"
+    // must already be a graceful shutdown.
+    boost::asio::signal_set signals(shards.front()->ctx, SIGTERM, SIGINT);
+    signals.async_wait([&](boost::system::error_code ec, int signo) {
+        if (ec) {
+            return;
+        }
+        core::log::info("shutdown_started", {{"signal", signo}});
+        shutdown(shards, {&public_server, &internal_server}, cfg.shutdown_grace);
+    });
+
     std::uint16_t public_port = 0;
     std::uint16_t internal_port = 0;
     try {
@@ -305,15 +345,6 @@ int main(int argc, char** argv) {
     if (cfg.conformance) {
         core::log::warn("conformance_mode", {{"message", "test-only namespaces are enabled"}});
     }
-
-    boost::asio::signal_set signals(shards.front()->ctx, SIGTERM, SIGINT);
-    signals.async_wait([&](boost::system::error_code ec, int signo) {
-        if (ec) {
-            return;
-        }
-        core::log::info("shutdown_started", {{"signal", signo}});
-        shutdown(shards, {&public_server, &internal_server}, cfg.shutdown_grace);
-    });
 
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < shards.size(); ++i) {

@@ -88,6 +88,8 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
         "Bearer token required by POST /internal/v1/telemetries (empty = none)");
     add("max-ingest-body", c.max_ingest_body, "Largest ingestion request body (bytes)")
         ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 30));
+    add("doc-dir", c.doc_dir,
+        "Directory of the /doc page and AsyncAPI files (empty = doc/ next to the executable)");
     add("log-level", c.log_level, "Log level")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
     add_ms("shutdown-grace", c.shutdown_grace, "Time to drain clients on SIGTERM");

@@ -46,6 +46,7 @@ struct config {
     std::size_t max_ingest_body = 1024 * 1024;
 
     // Operations.
+    std::string doc_dir; // empty = "doc" next to the executable
     std::string log_level = "info";
     std::chrono::milliseconds shutdown_grace{10000};
 

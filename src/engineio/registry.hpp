@@ -3,6 +3,7 @@
 
 #include "engineio/session.hpp"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -16,10 +17,17 @@ public:
         return it == sessions_.end() ? nullptr : it->second;
     }
     void add(const std::shared_ptr<session>& s) {
-        s->set_on_finished([this](const std::string& sid) { sessions_.erase(sid); });
+        s->set_on_finished([this](const std::string& sid) {
+            if (sessions_.erase(sid) != 0) {
+                live_.fetch_sub(1, std::memory_order_relaxed);
+            }
+        });
         sessions_.emplace(s->sid(), s);
+        live_.fetch_add(1, std::memory_order_relaxed);
     }
     std::size_t size() const { return sessions_.size(); }
+    // The same count, readable from any thread (shutdown watches it).
+    std::size_t live() const { return live_.load(std::memory_order_relaxed); }
 
     template <typename F> void for_each(F&& f) const {
         // Copy first: f may close sessions, which erases them.
@@ -35,6 +43,7 @@ public:
 
 private:
     std::unordered_map<std::string, std::shared_ptr<session>> sessions_;
+    std::atomic<std::size_t> live_{0};
 };
 
 } // namespace kamea::engineio

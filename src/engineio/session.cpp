@@ -262,7 +262,6 @@ bool session::poll_ready() const {
 }
 
 std::string session::take_poll_payload() {
-    bool had_link = poll_link_ != nullptr;
     poll_link_ = nullptr;
     if (noop_next_ || probed_ || kind_ != transport_kind::polling) {
         noop_next_ = false;
@@ -280,16 +279,24 @@ std::string session::take_poll_payload() {
     }
     queue_.clear();
     queued_bytes_ = 0;
-    if (closed_) {
-        if (body.empty() && !had_link) {
-            body = "6";
-        }
-        if (!body.empty()) {
-            body += record_separator;
-        }
-        body += '1';
-        finish();
+    if (!closed_) {
+        return body;
     }
+    bool server_side = reason_ == close_reason::server_close || reason_ == close_reason::shutdown;
+    if (server_side && !body.empty() && !close_delivered_) {
+        // The goodbye packets (e.g. DISCONNECT) go alone; the close waits for the next GET
+        // (K4). In one payload the JS client would act on the close first and report
+        // "transport close" instead of "io server disconnect".
+        return body;
+    }
+    if (body.empty() && server_side) {
+        body = "6"; // K4: "6\x1e1" on the poll after the goodbye packets
+    }
+    if (!body.empty()) {
+        body += record_separator;
+    }
+    body += '1';
+    finish();
     return body;
 }
 

@@ -123,7 +123,11 @@ void connection::dispatch(packet& p, const std::vector<std::string>& attachments
     case packet_type::ack:
     case packet_type::binary_ack:
         if (p.id) {
-            s->on_ack(*p.id, p.json);
+            if (p.type == packet_type::binary_ack && !placeholders_valid(p.value, attachments.size())) {
+                protocol_error();
+                return;
+            }
+            s->on_ack(*p.id, p.json, attachments);
         }
         return;
     default:

@@ -55,14 +55,16 @@ void socket::ack(std::uint64_t id, std::string_view args, const std::vector<std:
     }
 }
 
-void socket::on_ack(std::uint64_t id, std::string_view args_array_json) {
+void socket::on_ack(std::uint64_t id,
+                    std::string_view args_array_json,
+                    const std::vector<std::string>& attachments) {
     auto it = pending_acks_.find(id);
     if (it == pending_acks_.end()) {
         return; // unknown ack ids are ignored (S13)
     }
     auto cb = std::move(it->second);
     pending_acks_.erase(it);
-    cb(args_array_json);
+    cb(args_array_json, attachments);
 }
 
 void socket::join(const std::string& room) { conn_.owner().rooms().join(*this, room); }

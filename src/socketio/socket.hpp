@@ -31,7 +31,9 @@ struct event {
 
 class socket : public std::enable_shared_from_this<socket> {
 public:
-    using ack_callback = std::function<void(std::string_view args_array_json)>;
+    // The client's ACK: its arguments as a raw JSON array, and any binary attachments.
+    using ack_callback =
+        std::function<void(std::string_view args_array_json, const std::vector<std::string>& attachments)>;
 
     socket(connection& conn, std::string nsp, std::string id);
     ~socket();
@@ -70,7 +72,7 @@ public:
 private:
     friend class connection;
     friend class rooms;
-    void on_ack(std::uint64_t id, std::string_view args_array_json);
+    void on_ack(std::uint64_t id, std::string_view args_array_json, const std::vector<std::string>& attachments);
 
     struct room_slot {
         room* r;

@@ -133,13 +133,13 @@ void spawn(shard& sh, asio::awaitable<void> task) {
     });
 }
 
-// Keeps shard.connections exact while a coroutine runs there.
-struct shard_presence {
+// Counts a connection as busy while it serves a request (or carries a WebSocket).
+struct busy_mark {
     shard& sh;
-    explicit shard_presence(shard& s) : sh(s) { ++sh.connections; }
-    ~shard_presence() { --sh.connections; }
-    shard_presence(const shard_presence&) = delete;
-    shard_presence& operator=(const shard_presence&) = delete;
+    explicit busy_mark(shard& s) : sh(s) { sh.busy_connections.fetch_add(1, std::memory_order_relaxed); }
+    ~busy_mark() { sh.busy_connections.fetch_sub(1, std::memory_order_relaxed); }
+    busy_mark(const busy_mark&) = delete;
+    busy_mark& operator=(const busy_mark&) = delete;
 };
 
 http_response make_response(const parser_t& p, http::status status, std::string_view content_type,
@@ -149,7 +149,8 @@ http_response make_response(const parser_t& p, http::status status, std::string_
         res.set(http::field::content_type, content_type);
     }
     res.body() = std::move(body);
-    res.keep_alive(p.get().keep_alive());
+    // A body we did not read would be taken for the next request: close instead.
+    res.keep_alive(p.get().keep_alive() && p.is_done());
     res.prepare_payload();
     return res;
 }
@@ -220,6 +221,22 @@ asio::awaitable<outcome> accept_websocket(state& st,
     co_return outcome::taken;
 }
 
+// Reads the body of a request whose header was read with no body limit. Beast checks a
+// Content-Length against the limit only while parsing the header, so check it here too.
+asio::awaitable<boost::system::error_code> read_body(const state& st,
+                                                    beast::tcp_stream& stream,
+                                                    beast::flat_buffer& buffer,
+                                                    parser_t& p,
+                                                    std::size_t limit) {
+    if (auto length = p.content_length(); length && *length > limit) {
+        co_return http::error::body_limit;
+    }
+    p.body_limit(limit);
+    stream.expires_after(st.options.handshake_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, p, nothrow);
+    co_return ec;
+}
+
 // P1: hold the GET until the session has something for it, watching for the client
 // going away meanwhile (P8).
 asio::awaitable<outcome> poll_get(state& st,
@@ -274,8 +291,7 @@ asio::awaitable<outcome> poll_post(state& st,
         co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
     }
     if (!p.is_done()) {
-        stream.expires_after(st.options.handshake_timeout);
-        auto [ec, n] = co_await http::async_read(stream, buffer, p, nothrow);
+        auto ec = co_await read_body(st, stream, buffer, p, st.options.session.max_payload);
         if (ec == http::error::body_limit) {
             session->on_transport_closed(engineio::close_reason::transport_error); // P5
             auto res = make_response(p, http::status::payload_too_large, "application/json",
@@ -420,9 +436,7 @@ asio::awaitable<outcome> handle_other(state& st,
                                       beast::flat_buffer& buffer,
                                       parser_t& p) {
     if (!p.is_done()) {
-        p.body_limit(st.options.max_body);
-        stream.expires_after(st.options.handshake_timeout);
-        auto [ec, n] = co_await http::async_read(stream, buffer, p, nothrow);
+        auto ec = co_await read_body(st, stream, buffer, p, st.options.max_body);
         if (ec == http::error::body_limit) {
             auto res = make_response(p, http::status::payload_too_large, "application/json",
                                      R"({"error":"payload_too_large"})");
@@ -436,7 +450,7 @@ asio::awaitable<outcome> handle_other(state& st,
     }
     if (st.routes) {
         if (auto res = st.routes(p.get())) {
-            res->keep_alive(p.get().keep_alive());
+            res->keep_alive(p.get().keep_alive() && p.is_done());
             res->prepare_payload();
             co_return co_await write(stream, std::move(*res));
         }
@@ -478,17 +492,15 @@ asio::awaitable<void> run_connection(state& st,
                                      beast::flat_buffer buffer,
                                      std::unique_ptr<parser_t> parsed,
                                      connection_ticket ticket) {
-    shard_presence presence(sh);
     beast::tcp_stream stream(std::move(socket));
     while (true) {
         auto p = std::move(parsed);
         if (!p) {
-            if (sh.stopping) {
-                break;
-            }
             p = std::make_unique<parser_t>();
             p->header_limit(16 * 1024);
-            p->body_limit(st.options.session.max_payload);
+            // The body limit is set by the route before reading the body, so a body too
+            // large gets that route's answer (413), not a generic 400.
+            p->body_limit(boost::none);
             stream.expires_after(st.options.handshake_timeout);
             sh.idle_streams.insert(&stream);
             auto [ec, n] = co_await http::async_read_header(stream, buffer, *p, nothrow);
@@ -508,6 +520,7 @@ asio::awaitable<void> run_connection(state& st,
                 break;
             }
         }
+        busy_mark busy(sh);
         std::string_view target = p->get().target();
         auto url = boost::urls::parse_origin_form(target);
         if (!url) {
@@ -613,21 +626,9 @@ std::uint16_t http_server::listen(const std::string& host, std::uint16_t port) {
     return bound;
 }
 
-void http_server::stop_accepting() {
-    auto st = state_;
-    asio::post(st->shards.front()->ctx, [st] {
-        boost::system::error_code ec;
-        if (st->acceptor) {
-            st->acceptor->close(ec);
-        }
-    });
-    for (auto& sh : st->shards) {
-        asio::post(sh->ctx, [s = sh.get()] {
-            s->stopping = true;
-            for (auto* stream : s->idle_streams) {
-                stream->cancel();
-            }
-        });
+void http_server::drain() {
+    for (auto& sh : state_->shards) {
+        asio::post(sh->ctx, [s = sh.get()] { s->stopping = true; });
     }
 }
 

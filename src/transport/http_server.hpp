@@ -52,8 +52,10 @@ public:
 
     // Binds and starts accepting (on shard 0). Returns the bound port.
     std::uint16_t listen(const std::string& host, std::uint16_t port);
-    // Stops accepting and closes idle keep-alive connections (shutdown).
-    void stop_accepting();
+    // Shutdown: new Engine.IO sessions are refused ("Server is shutting down"), while the
+    // requests of existing sessions are still served, on new and kept-alive connections
+    // alike, so a polling client between two polls still gets its DISCONNECT.
+    void drain();
 
     const http_server_stats& stats() const;
 

@@ -35,10 +35,11 @@ struct shard {
     // before the next one starts, so idle connections own no read buffer.
     std::array<char, 64 * 1024> read_scratch{};
 
-    // Connections (HTTP or WebSocket) whose coroutine runs on this shard.
-    std::size_t connections = 0;
+    // Connections (HTTP or WebSocket) whose coroutine runs on this shard and that are not
+    // idle between requests; read by the shutdown watcher from another thread.
+    std::atomic<std::size_t> busy_connections{0};
     std::size_t websocket_connections = 0;
-    // HTTP connections waiting for their next request: closed at once on shutdown.
+    // HTTP connections waiting for their next request.
     std::unordered_set<boost::beast::tcp_stream*> idle_streams;
     bool stopping = false;
     // Time from a packet's stamp (ingestion) to the end of its WebSocket write.

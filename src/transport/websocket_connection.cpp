@@ -194,14 +194,18 @@ void websocket_connection::observe_latency() {
 asio::awaitable<void> websocket_connection::write_loop() {
     std::vector<asio::const_buffer> buffers;
     std::vector<std::string> converted; // binary packets as "b<base64>" text frames (W4)
+    std::vector<std::string> control;   // control frames being written: the reader may queue
+                                        // more in control_ meanwhile, never into these
     while (true) {
         if (!probe_ && session_->is_active(this)) {
             session_->take_queue(batch_);
         }
+        control.clear();
+        control.swap(control_);
         buffers.clear();
         converted.clear();
         std::size_t queued_bytes = 0;
-        for (const auto& c : control_) {
+        for (const auto& c : control) {
             buffers.emplace_back(asio::buffer(c));
         }
         for (const auto& p : batch_) {
@@ -221,32 +225,27 @@ asio::awaitable<void> websocket_connection::write_loop() {
                 buffers.emplace_back(asio::buffer(p->bytes));
             }
         }
-        if (one_frame_per_write_ && buffers.size() > 1) {
-            for (const auto& b : buffers) {
-                auto [ec, n] = co_await asio::async_write(socket_, b, nothrow);
-                if (ec) {
-                    peer_gone_ = true;
-                    break;
-                }
-                // Let the peer read this frame on its own before the next one.
-                signal_.expires_after(std::chrono::milliseconds(1));
-                co_await signal_.async_wait(nothrow);
-            }
-            buffers.clear();
-            session_->on_written(queued_bytes);
-            batch_.clear();
-            control_.clear();
-            if (peer_gone_) {
-                break;
-            }
-            continue;
-        }
         if (!buffers.empty()) {
-            auto [ec, n] = co_await asio::async_write(socket_, buffers, nothrow);
+            boost::system::error_code ec;
+            if (one_frame_per_write_ && buffers.size() > 1) {
+                for (const auto& b : buffers) {
+                    auto [wec, n] = co_await asio::async_write(socket_, b, nothrow);
+                    if ((ec = wec)) {
+                        break;
+                    }
+                    // Let the peer read this frame on its own before the next one.
+                    signal_.expires_after(std::chrono::milliseconds(1));
+                    co_await signal_.async_wait(nothrow);
+                }
+            } else {
+                auto [wec, n] = co_await asio::async_write(socket_, buffers, nothrow);
+                ec = wec;
+            }
             session_->on_written(queued_bytes);
-            observe_latency();
+            if (!ec) {
+                observe_latency();
+            }
             batch_.clear();
-            control_.clear();
             if (ec) {
                 peer_gone_ = true;
                 break;

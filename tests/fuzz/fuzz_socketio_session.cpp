@@ -29,7 +29,7 @@ struct echo : kamea::socketio::namespace_handler {
         } else if (e.name == "bye") {
             s.disconnect(true);
         } else {
-            s.emit("back", e.args, e.attachments, [&s](std::string_view) { s.leave("room"); });
+            s.emit("back", e.args, e.attachments, [&s](std::string_view, const std::vector<std::string>&) { s.leave("room"); });
         }
     }
 };

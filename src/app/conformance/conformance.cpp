@@ -21,11 +21,12 @@ void conformance_namespace::on_event(socketio::socket& s, const socketio::event&
         s.ack(*e.ack_id, e.args, e.attachments);
     } else if (e.name == "request-ack") {
         auto* target = &s;
-        s.emit("ack-me", e.args, e.attachments, [target](std::string_view answer) {
-            // `answer` is the ACK's array: pass its elements on.
-            auto inner = answer.size() >= 2 ? answer.substr(1, answer.size() - 2) : answer;
-            target->emit("ack-result", inner);
-        });
+        s.emit("ack-me", e.args, e.attachments,
+               [target](std::string_view answer, const std::vector<std::string>& attachments) {
+                   // `answer` is the ACK's array: pass its elements (and binaries) on.
+                   auto inner = answer.size() >= 2 ? answer.substr(1, answer.size() - 2) : answer;
+                   target->emit("ack-result", inner, attachments);
+               });
     }
 }
 

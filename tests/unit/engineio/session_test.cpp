@@ -130,7 +130,11 @@ TEST_F(session_fixture, server_close_sends_goodbye_then_close_on_next_get) {
     fake_link get;
     s->attach_poll(&get);
     EXPECT_TRUE(s->poll_ready());
-    EXPECT_EQ(s->take_poll_payload(), "4bye\x1e" "1");
+    // The goodbye goes alone, the close on the next GET (K4).
+    EXPECT_EQ(s->take_poll_payload(), "4bye");
+    EXPECT_EQ(sessions.size(), 1U);
+    s->attach_poll(&get);
+    EXPECT_EQ(s->take_poll_payload(), "6\x1e" "1");
     EXPECT_EQ(sessions.size(), 0U);
 }
 

@@ -34,7 +34,9 @@ struct echo_handler : namespace_handler {
         } else if (e.name == "kick") {
             s.disconnect();
         } else if (e.name == "ask") {
-            s.emit("question", "", {}, [&s](std::string_view answer) { s.emit("answer", answer); });
+            s.emit("question", "", {}, [&s](std::string_view answer, const std::vector<std::string>&) {
+                s.emit("answer", answer);
+            });
         }
     }
     void on_disconnect(socketio::socket&, std::string_view reason) override {
