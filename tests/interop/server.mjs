@@ -1,12 +1,12 @@
 // Test helper: runs the kamea-wss binary on 127.0.0.1 with an ephemeral port and offers small
 // promise utilities shared by the interop tests.
 //
-// The binary comes from $KAMEA_WSS_BIN (default: build/kamea-wss under the repository root).
+// The binary comes from $KAMEA_WSS_BIN (absolute, or relative to the repository root; default
+// build/kamea-wss).
 // Each test file starts its own server(s), so files can run in parallel.
 // KAMEA_TEST_LOGS=1 copies the servers' log lines to stderr.
 
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -104,8 +104,10 @@ export class KameaServer {
             this.stderr += chunk;
         });
         this.exited = new Promise((resolve) => {
-            // 'close' rather than 'exit': by then every stdout line has been read.
-            proc.on('close', (code, signal) => {
+            const done = (code, signal) => {
+                if (this.exitCode !== undefined || this.exitSignal !== undefined) {
+                    return;
+                }
                 this.exitCode = code;
                 this.exitSignal = signal;
                 running.delete(this);
@@ -113,6 +115,13 @@ export class KameaServer {
                     w(null);
                 }
                 resolve({ code, signal });
+            };
+            // 'close' rather than 'exit': by then every stdout line has been read.
+            proc.on('close', done);
+            proc.on('error', (err) => {
+                // e.g. ENOENT: the binary is missing (not built, or a wrong KAMEA_WSS_BIN).
+                this.stderr += `${err.message}\n`;
+                done(null, null);
             });
         });
     }
@@ -136,7 +145,8 @@ export class KameaServer {
                 if (line === null) {
                     clearTimeout(timer);
                     this._waiters.delete(waiter);
-                    reject(new Error(`server exited (code ${this.exitCode}, signal ${this.exitSignal})`));
+                    reject(new Error(`server exited (code ${this.exitCode}, signal ${this.exitSignal}): ` +
+                        this.stderr.trim()));
                 } else if (predicate(line)) {
                     clearTimeout(timer);
                     this._waiters.delete(waiter);
@@ -284,5 +294,3 @@ export function waitUpgraded(socket, ms = STEP_TIMEOUT) {
         ms,
     );
 }
-
-export { once };

@@ -89,11 +89,11 @@ describe('SIGTERM with clients on every transport', () => {
 // The "listening" line is the readiness signal a supervisor (and this helper) waits for, so a
 // SIGTERM sent right after it must already be the graceful one.
 test('SIGTERM right after the listening line exits 0 (graceful, not killed by the signal)', async () => {
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 20; i++) {
         const server = await startServer([]);
         servers.push(server);
         const exit = await server.stop('SIGTERM');
-        assert.deepEqual(exit, { code: 0, signal: null }, `start ${i + 1} of 10`);
+        assert.deepEqual(exit, { code: 0, signal: null }, `start ${i + 1} of 20`);
     }
 });
 
