@@ -334,10 +334,14 @@ bool session::on_post(std::string_view body) {
 }
 
 void session::take_queue(std::vector<wire_ptr>& out) {
-    for (auto& p : queue_) {
-        out.push_back(std::move(p));
+    if (out.empty()) {
+        out.swap(queue_); // the common case: no copy, and both keep their capacity
+    } else {
+        for (auto& p : queue_) {
+            out.push_back(std::move(p));
+        }
+        queue_.clear();
     }
-    queue_.clear();
     in_flight_bytes_ += queued_bytes_;
     queued_bytes_ = 0;
 }

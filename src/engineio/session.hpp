@@ -12,10 +12,10 @@
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace kamea::engineio {
 
@@ -153,7 +153,7 @@ private:
     std::unique_ptr<session_handler> handler_;
     std::function<void(const std::string&)> on_finished_;
 
-    std::deque<wire_ptr> queue_;
+    std::vector<wire_ptr> queue_; // only appended and taken whole: no deque needed
     std::size_t queued_bytes_ = 0;
     std::size_t in_flight_bytes_ = 0;
 

@@ -210,14 +210,19 @@ asio::awaitable<outcome> accept_websocket(state& st,
                                           bool b64) {
     std::string response = switching_protocols(st, p);
     auto leftover = beast::buffers_to_string(buffer.data());
-    buffer.consume(buffer.size());
     stream.expires_never();
     auto conn = std::make_shared<websocket_connection>(sh, stream.release_socket(), session, probe,
                                                        b64, st.options.conformance);
     if (probe) {
         session->begin_upgrade(conn.get()); // checked by the caller, nothing ran since
     }
-    co_await conn->run(std::move(response), std::move(leftover));
+    // A coroutine of its own, so that everything of the HTTP phase (request, parser, read
+    // buffer, stream) is freed now instead of living as long as the WebSocket.
+    asio::co_spawn(sh.ctx,
+                   [conn, response = std::move(response), leftover = std::move(leftover)]() mutable {
+                       return conn->run(std::move(response), std::move(leftover));
+                   },
+                   asio::detached);
     co_return outcome::taken;
 }
 

@@ -26,9 +26,13 @@ websocket_connection::websocket_connection(shard& sh,
       base64_binary_(base64_binary), one_frame_per_write_(one_frame_per_write), parser_(session_->options().max_payload),
       signal_(socket_.get_executor()) {
     ++shard_.websocket_connections;
+    shard_.busy_connections.fetch_add(1, std::memory_order_relaxed);
 }
 
-websocket_connection::~websocket_connection() { --shard_.websocket_connections; }
+websocket_connection::~websocket_connection() {
+    --shard_.websocket_connections;
+    shard_.busy_connections.fetch_sub(1, std::memory_order_relaxed);
+}
 
 void websocket_connection::wake() {
     woken_ = true;
