@@ -15,6 +15,7 @@ $(BUILD)/build.ninja:
 
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
+	scripts/build-doc.sh $(BUILD)/doc
 
 run: build
 	scripts/run-local.sh
@@ -25,6 +26,7 @@ test: build
 sanitize: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKAMEA_SANITIZE=ON
 	cmake --build build-asan -j $(JOBS)
+	scripts/build-doc.sh build-asan/doc
 	KAMEA_SANITIZED=1 scripts/test.sh build-asan
 
 fuzz: deps

@@ -13,7 +13,8 @@ packages=(
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libspdlog-dev libfmt-dev libcli11-dev
     libgtest-dev libgmock-dev
-    curl ca-certificates procps
+    curl ca-certificates procps openssl
+    chromium fonts-liberation          # headless browser tests of /doc
 )
 # Node.js runs the interop tests with the real socket.io-client; npm installs the test tools.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -30,10 +31,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# JavaScript test tools (socket.io-client, the Node reference server), pinned by package-lock.json.
+# npm packages, pinned by each package-lock.json: the test tools (socket.io-client), the
+# AsyncAPI renderer and parser (doc/), the Node.js reference server of the benchmark.
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [ -f "$here/tests/package.json" ]; then
-    if [ ! -d "$here/tests/node_modules" ] || [ "$here/tests/package-lock.json" -nt "$here/tests/node_modules/.package-lock.json" ]; then
-        (cd "$here/tests" && npm ci --no-audit --no-fund --loglevel=error)
+for dir in tests doc bench/reference; do
+    [ -f "$here/$dir/package-lock.json" ] || continue
+    if [ ! -f "$here/$dir/node_modules/.package-lock.json" ] ||
+        [ "$here/$dir/package-lock.json" -nt "$here/$dir/node_modules/.package-lock.json" ]; then
+        (cd "$here/$dir" && npm ci --no-audit --no-fund --loglevel=error)
     fi
-fi
+done

@@ -12,6 +12,9 @@ echo "== unit tests ($build)"
 echo "== test tools (Management API stand-in)"
 node --test tools/management-api/
 
+echo "== AsyncAPI document (/doc)"
+node --test tests/doc/
+
 echo "== interop tests ($build/kamea-wss)"
 export KAMEA_WSS_BIN="$PWD/$build/kamea-wss"
 node --test --test-concurrency=2 tests/interop/*.test.mjs
