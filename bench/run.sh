@@ -171,6 +171,12 @@ run_server() {
 
 log "$CONNECTIONS connections per server, $procs load generator processes, steady ${STEADY} s"
 uptime >"$RESULTS/load-before.txt"
+date -u +%Y-%m-%dT%H:%M:%SZ >"$RESULTS/date.txt"
+{
+    printf '%s' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    if [ -n "$(git status --porcelain -- src 2>/dev/null)" ]; then printf ' (src/ with uncommitted changes)'; fi
+    echo
+} >"$RESULTS/commit.txt"
 for server in $SERVERS; do
     run_server "$server"
 done

@@ -174,7 +174,7 @@ void shutdown(std::vector<std::unique_ptr<transport::shard>>& shards,
             busy += sh->sessions.live() + sh->busy_connections.load(std::memory_order_relaxed);
         }
         if (busy == 0 || std::chrono::steady_clock::now() >= deadline) {
-            core::log::info("shutdown_complete", {{"remaining", busy}});
+            core::log::lifecycle("shutdown_complete", {{"remaining", busy}});
             for (auto& sh : shards) {
                 sh->ctx.stop();
             }
@@ -321,7 +321,7 @@ int main(int argc, char** argv) {
         if (ec) {
             return;
         }
-        core::log::info("shutdown_started", {{"signal", signo}});
+        core::log::lifecycle("shutdown_started", {{"signal", signo}});
         shutdown(shards, {&public_server, &internal_server}, cfg.shutdown_grace);
     });
 
@@ -334,12 +334,12 @@ int main(int argc, char** argv) {
         core::log::error("listen_failed", {{"error", e.what()}});
         return 1;
     }
-    core::log::info("listening", {{"listener", "public"},
+    core::log::lifecycle("listening", {{"listener", "public"},
                                   {"host", cfg.public_host},
                                   {"port", public_port},
                                   {"threads", shards.size()},
                                   {"conformance", cfg.conformance}});
-    core::log::info("listening", {{"listener", "internal"},
+    core::log::lifecycle("listening", {{"listener", "internal"},
                                   {"host", cfg.internal_host},
                                   {"port", internal_port}});
     if (cfg.conformance) {

@@ -107,6 +107,7 @@ private:
             if (!ready_ && t.established + t.failed >= opts_.connections) {
                 ready_ = true;
                 ready_at_ = now;
+                ready_self_cpu_s_ = self_cpu().cpu_s;
                 sample("ready");
                 auto line = progress_json("ready", t);
                 line["connect_rate_per_s"] = round3(connect_rate(t));
@@ -303,17 +304,28 @@ private:
             server["samples"] = std::move(samples);
             r["server"] = std::move(server);
         }
+        auto self = self_cpu();
+        r["loadgen"] = {{"pid", ::getpid()},
+                        {"cpu_s", round3(self.cpu_s)},
+                        {"user_s", round3(self.user_s)},
+                        {"system_s", round3(self.system_s)},
+                        {"cpu_s_connecting", round3(ready_self_cpu_s_)},
+                        {"max_rss_kib", self.max_rss_kib}};
+        return r;
+    }
+
+    struct self_usage {
+        double cpu_s, user_s, system_s;
+        long max_rss_kib;
+    };
+    // The load generator's own cost, to tell when it, not the server, is the limit.
+    static self_usage self_cpu() {
         rusage ru{};
         ::getrusage(RUSAGE_SELF, &ru);
         auto tv = [](const timeval& v) {
             return static_cast<double>(v.tv_sec) + static_cast<double>(v.tv_usec) / 1e6;
         };
-        r["loadgen"] = {{"pid", ::getpid()},
-                        {"cpu_s", round3(tv(ru.ru_utime) + tv(ru.ru_stime))},
-                        {"user_s", round3(tv(ru.ru_utime))},
-                        {"system_s", round3(tv(ru.ru_stime))},
-                        {"max_rss_kib", ru.ru_maxrss}};
-        return r;
+        return {tv(ru.ru_utime) + tv(ru.ru_stime), tv(ru.ru_utime), tv(ru.ru_stime), ru.ru_maxrss};
     }
 
     const options& opts_;
@@ -327,6 +339,7 @@ private:
     steady::time_point started_;
     steady::time_point ready_at_;
     std::int64_t started_unix_ms_ = 0;
+    double ready_self_cpu_s_ = 0;
     std::optional<proc_sample> last_sample_;
     std::vector<proc_sample> samples_;
     std::map<std::string, proc_sample> marks_;

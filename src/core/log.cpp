@@ -36,10 +36,26 @@ void init(std::string_view level) {
     spdlog::set_level(spdlog::level::from_str(std::string(level)));
 }
 
+namespace {
+std::string line_of(spdlog::level::level_enum level, std::string_view event, boost::json::object fields);
+}
+
 void write(spdlog::level::level_enum level, std::string_view event, boost::json::object fields) {
     if (!spdlog::should_log(level)) {
         return;
     }
+    spdlog::log(level, "{}", line_of(level, event, std::move(fields)));
+}
+
+void lifecycle(std::string_view event, boost::json::object fields) {
+    if (spdlog::get_level() == spdlog::level::off) {
+        return;
+    }
+    spdlog::log(spdlog::level::critical, "{}", line_of(spdlog::level::info, event, std::move(fields)));
+}
+
+namespace {
+std::string line_of(spdlog::level::level_enum level, std::string_view event, boost::json::object fields) {
     boost::json::object line;
     line["time"] = utc_timestamp();
     line["level"] = spdlog::level::to_string_view(level).data();
@@ -47,7 +63,8 @@ void write(spdlog::level::level_enum level, std::string_view event, boost::json:
     for (auto& f : fields) {
         line[f.key()] = std::move(f.value());
     }
-    spdlog::log(level, "{}", boost::json::serialize(line));
+    return boost::json::serialize(line);
 }
+} // namespace
 
 } // namespace kamea::core::log

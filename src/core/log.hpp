@@ -32,4 +32,8 @@ inline void error(std::string_view event, boost::json::object fields = {}) {
     write(spdlog::level::err, event, std::move(fields));
 }
 
+// Lifecycle events (listening, shutdown) that tools wait for: written as "info" whatever
+// --log-level is, unless it is "off".
+void lifecycle(std::string_view event, boost::json::object fields = {});
+
 } // namespace kamea::core::log
