@@ -194,6 +194,11 @@ void shutdown(std::vector<std::unique_ptr<transport::shard>>& shards,
 } // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 2 && std::string_view(argv[1]) == "--config-markdown") {
+        // The table of docs/configuration.md, from the same declarations as --help.
+        std::cout << core::config_markdown();
+        return 0;
+    }
     core::config cfg;
     app::authorization::client_options api;
     try {

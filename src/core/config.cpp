@@ -137,8 +137,10 @@ std::string config_markdown() {
     std::ostringstream out;
     out << "| flag | variable | default | meaning |\n| --- | --- | --- | --- |\n";
     for (const auto& r : rows) {
-        out << "| `" << r.flag << "` | `" << r.env << "` | `" << r.default_value << "` | "
-            << r.description << " |\n";
+        bool none = r.default_value.empty() || r.default_value == "[]";
+        out << "| `" << r.flag << "` | `" << r.env << "` | "
+            << (none ? std::string("(none)") : "`" + r.default_value + "`") << " | " << r.description
+            << " |\n";
     }
     return out.str();
 }
