@@ -1,0 +1,85 @@
+// How the service shows itself (contract section 8): health endpoints, Prometheus metrics that
+// move with real traffic, and logs that are one JSON object per line.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { closeAllClients, connectedClient, emitWithAck, nextEvent } from './server.mjs';
+import { ingest, startKamea, startStandin } from './standin.mjs';
+
+let api;
+let server;
+
+before(async () => {
+    api = await startStandin({ port: 0 });
+    server = await startKamea(api.url, ['--log-level', 'debug']);
+});
+after(async () => {
+    closeAllClients();
+    await server.stop();
+    await api.close();
+});
+
+async function metrics() {
+    const res = await fetch(`${server.internalUrl}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/plain/);
+    const values = new Map();
+    for (const line of (await res.text()).split('\n')) {
+        if (line && !line.startsWith('#')) {
+            const at = line.lastIndexOf(' ');
+            values.set(line.slice(0, at), Number(line.slice(at + 1)));
+        }
+    }
+    return values;
+}
+
+test('health endpoints answer JSON on the internal listener only', async () => {
+    for (const p of ['/health/live', '/health/ready']) {
+        const res = await fetch(`${server.internalUrl}${p}`);
+        assert.equal(res.status, 200, p);
+        assert.match(res.headers.get('content-type'), /application\/json/);
+        assert.equal(typeof (await res.json()).status, 'string');
+        assert.equal((await fetch(`${server.url}${p}`)).status, 404, `${p} is not public`);
+    }
+    assert.equal((await fetch(`${server.url}/metrics`)).status, 404, '/metrics is not public');
+});
+
+test('metrics move with connections, subscriptions, telemetries and authorization', async () => {
+    const before = await metrics();
+    for (const name of ['kamea_connections{transport="websocket"}', 'kamea_namespace_sockets', 'kamea_rooms',
+        'kamea_subscriptions', 'kamea_telemetries_in_total', 'kamea_messages_out_total',
+        'kamea_dropped_messages_total', 'kamea_authorization_calls_total{result="allowed"}',
+        'kamea_authorization_duration_seconds_count', 'kamea_ingest_to_write_seconds_count',
+        'kamea_bus_connected{bus="in-process"}']) {
+        assert.ok(before.has(name), name);
+    }
+    const socket = await connectedClient(`${server.url}/devices`, { auth: { token: 'allow-ops' }, transports: ['websocket'] });
+    assert.deepEqual(await emitWithAck(socket, 'telemetries', { deviceId: 'ops-1', tenantId: 't' }), [{ status: 'ok' }]);
+    const received = nextEvent(socket, 'telemetries');
+    const res = await ingest(server, [{ deviceId: 'ops-1', tenantId: 't', v: 1 }]);
+    assert.equal(res.status, 202);
+    await received;
+    const now = await metrics();
+    assert.equal(now.get('kamea_connections{transport="websocket"}') - before.get('kamea_connections{transport="websocket"}'), 1);
+    assert.equal(now.get('kamea_namespace_sockets') - before.get('kamea_namespace_sockets'), 1);
+    assert.equal(now.get('kamea_subscriptions') - before.get('kamea_subscriptions'), 1);
+    assert.equal(now.get('kamea_rooms') - before.get('kamea_rooms'), 1);
+    assert.equal(now.get('kamea_telemetries_in_total') - before.get('kamea_telemetries_in_total'), 1);
+    assert.equal(now.get('kamea_messages_out_total') - before.get('kamea_messages_out_total'), 1);
+    assert.equal(now.get('kamea_authorization_calls_total{result="allowed"}') -
+        before.get('kamea_authorization_calls_total{result="allowed"}'), 1);
+    assert.equal(now.get('kamea_authorization_duration_seconds_count') -
+        before.get('kamea_authorization_duration_seconds_count'), 1);
+    assert.ok(now.get('kamea_ingest_to_write_seconds_count') > before.get('kamea_ingest_to_write_seconds_count'));
+    socket.disconnect();
+});
+
+test('every log line is one JSON object with time, level and event', async () => {
+    assert.ok(server.logs.length > 3);
+    for (const line of server.logs) {
+        assert.equal(line.unparsed, undefined, `not JSON: ${line.unparsed}`);
+        assert.match(line.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        assert.ok(['trace', 'debug', 'info', 'warning', 'error', 'critical'].includes(line.level), line.level);
+        assert.equal(typeof line.event, 'string');
+    }
+});
