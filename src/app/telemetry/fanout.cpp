@@ -6,12 +6,20 @@
 
 namespace kamea::app::telemetry {
 
-namespace {
-struct encoded {
+struct fanout::encoded {
     std::string room;
     engineio::wire_ptr packet;
 };
-} // namespace
+
+fanout::fanout(std::vector<shard_target> shards) {
+    for (auto& s : shards) {
+        auto box = std::make_unique<inbox>();
+        box->target = s;
+        inboxes_.push_back(std::move(box));
+    }
+}
+
+fanout::~fanout() = default;
 
 void fanout::publish(const std::vector<telemetry>& batch) {
     if (batch.empty()) {
@@ -30,15 +38,36 @@ void fanout::publish(const std::vector<telemetry>& batch) {
                                                 std::nullopt, 0, stamp)});
     }
     stats_.telemetries_in.fetch_add(batch.size(), std::memory_order_relaxed);
-    for (const auto& shard : shards_) {
-        boost::asio::post(shard.executor, [items, srv = shard.server, stats = &stats_] {
-            std::uint64_t delivered = 0;
-            for (const auto& item : *items) {
-                delivered += srv->rooms().emit(item.room, item.packet);
-            }
-            stats->messages_out.fetch_add(delivered, std::memory_order_relaxed);
-        });
+    batch_ptr shared = std::move(items);
+    for (auto& box : inboxes_) {
+        bool post = false;
+        {
+            std::lock_guard lock(box->mutex);
+            box->batches.push_back(shared);
+            post = !std::exchange(box->drain_posted, true);
+        }
+        if (post) {
+            boost::asio::post(box->target.executor, [this, b = box.get()] { drain(*b); });
+        }
     }
+}
+
+// On the shard: every batch published so far, in publish order, then the room fan-out.
+void fanout::drain(inbox& box) {
+    std::vector<batch_ptr> batches;
+    {
+        std::lock_guard lock(box.mutex);
+        batches.swap(box.batches);
+        box.drain_posted = false;
+    }
+    std::uint64_t delivered = 0;
+    auto& rooms = box.target.server->rooms();
+    for (const auto& batch : batches) {
+        for (const auto& item : *batch) {
+            delivered += rooms.emit(item.room, item.packet);
+        }
+    }
+    stats_.messages_out.fetch_add(delivered, std::memory_order_relaxed);
 }
 
 } // namespace kamea::app::telemetry

@@ -2,8 +2,11 @@
 // Delivery of telemetries to sockets (contract section 4): each telemetry is encoded once as
 // the packet 42/devices,["telemetries",<json>] and posted once per shard with the batch;
 // each shard writes the same bytes to every socket of room telemetries:<deviceId>.
-// Immutable after startup: publish() may be called from any thread. Order per device is the
-// order of publish() calls, because each shard's queue is FIFO.
+// publish() may be called from any thread. Order per device is the order of publish() calls:
+// each shard has an inbox, appended under a lock in publish() and drained in order on the
+// shard. (A plain asio::post is not enough: a post made on a shard's own thread waits in a
+// private queue until the running handler returns, so a later post from another thread, for
+// a POST answered meanwhile, could overtake it.)
 
 #include "app/telemetry/telemetry.hpp"
 #include "socketio/server.hpp"
@@ -12,6 +15,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace kamea::app::telemetry {
@@ -27,13 +31,25 @@ public:
         boost::asio::any_io_executor executor;
         socketio::server* server;
     };
-    explicit fanout(std::vector<shard_target> shards) : shards_(std::move(shards)) {}
+    explicit fanout(std::vector<shard_target> shards);
+    ~fanout();
 
     void publish(const std::vector<telemetry>& batch);
     const fanout_stats& stats() const { return stats_; }
 
+    struct encoded;
+    using batch_ptr = std::shared_ptr<const std::vector<encoded>>;
+
 private:
-    std::vector<shard_target> shards_;
+    struct inbox {
+        shard_target target;
+        std::mutex mutex;
+        std::vector<batch_ptr> batches; // guarded by mutex
+        bool drain_posted = false;      // guarded by mutex
+    };
+    void drain(inbox& box);
+
+    std::vector<std::unique_ptr<inbox>> inboxes_;
     fanout_stats stats_;
 };
 
