@@ -216,13 +216,9 @@ asio::awaitable<outcome> accept_websocket(state& st,
     if (probe) {
         session->begin_upgrade(conn.get()); // checked by the caller, nothing ran since
     }
-    // A coroutine of its own, so that everything of the HTTP phase (request, parser, read
-    // buffer, stream) is freed now instead of living as long as the WebSocket.
-    asio::co_spawn(sh.ctx,
-                   [conn, response = std::move(response), leftover = std::move(leftover)]() mutable {
-                       return conn->run(std::move(response), std::move(leftover));
-                   },
-                   asio::detached);
+    // The connection lives on by itself: everything of the HTTP phase (request, parser, read
+    // buffer, stream, this coroutine) is freed now instead of living as long as the WebSocket.
+    conn->start(std::move(response), std::move(leftover));
     co_return outcome::taken;
 }
 

@@ -18,6 +18,8 @@
 
 namespace kamea::transport {
 
+class websocket_connection;
+
 // Which Engine.IO endpoint a session was opened on.
 enum class endpoint : std::uint8_t { socketio, engineio_echo };
 
@@ -30,6 +32,10 @@ struct shard {
     // Builds the layer above Engine.IO for a new session (set by main).
     std::function<std::unique_ptr<engineio::session_handler>(engineio::session&, endpoint)>
         make_handler;
+
+    // WebSockets with something to write, flushed together once per loop turn.
+    std::vector<std::shared_ptr<websocket_connection>> flush_list;
+    bool flush_posted = false;
 
     // Read buffer shared by every WebSocket of this shard: a read is processed completely
     // before the next one starts, so idle connections own no read buffer.

@@ -1,13 +1,17 @@
 #pragma once
 // One WebSocket carrying an Engine.IO session (protocol.md W*), or probing an upgrade (U*).
-// Reads with the shard's shared buffer only when the socket is readable, so an idle
-// connection holds no read buffer; writes everything queued in one gather write.
+//
+// Callback-driven rather than a coroutine, to keep an idle connection small: it holds one
+// pending "readable" wait and no buffers. A read goes into the shard's shared buffer and is
+// processed before anything else runs on the shard. Writes are batched per loop turn: wake()
+// puts the connection on its shard's flush list, and one task per turn starts a gather write
+// of everything queued for each listed connection (style.md section 2: fewer syscalls across
+// sockets). Shard-local.
 
 #include "engineio/session.hpp"
 #include "transport/shard.hpp"
 #include "transport/websocket_frame.hpp"
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -17,7 +21,8 @@
 
 namespace kamea::transport {
 
-class websocket_connection final : public engineio::transport_link {
+class websocket_connection final : public engineio::transport_link,
+                                   public std::enable_shared_from_this<websocket_connection> {
 public:
     websocket_connection(shard& sh,
                          boost::asio::ip::tcp::socket socket,
@@ -30,37 +35,55 @@ public:
     void wake() override;
 
     // Writes the handshake response, then runs until the connection ends; `leftover` holds
-    // bytes read past the HTTP request.
-    boost::asio::awaitable<void> run(std::string handshake_response, std::string leftover);
+    // bytes read past the HTTP request. The connection keeps itself alive meanwhile.
+    void start(std::string handshake_response, std::string leftover);
+
+    // Called by the shard's flush task, once per loop turn for each woken connection.
+    void on_flush_turn() {
+        flush_listed_ = false;
+        flush();
+    }
 
 private:
-    boost::asio::awaitable<void> read_loop(std::string leftover);
-    boost::asio::awaitable<void> write_loop();
+    void flush();
+    void read_some();
+    void on_readable(const boost::system::error_code& ec);
     std::uint16_t consume(char* data, std::size_t size);
     void on_frame(const ws_message& m);
     void on_engine_packet(const engineio::packet& p);
-    void queue_control(ws_opcode op, std::string_view payload);
+    void queue_control(std::uint8_t opcode, std::string_view payload);
     void fail(std::uint16_t code);
+    void write(std::vector<boost::asio::const_buffer> buffers, std::size_t queued_bytes);
+    void on_write(const boost::system::error_code& ec, std::size_t queued_bytes);
+    bool ended() const;
+    void send_close_frame();
     void observe_latency();
 
     shard& shard_;
     boost::asio::ip::tcp::socket socket_;
     std::shared_ptr<engineio::session> session_;
+    frame_parser parser_;
     bool probe_;
     bool base64_binary_;
     // Conformance mode only: the official suites' raw clients register a listener after each
     // message, so frames written together can be missed; the reference writes the first
-    // packet alone. Production batches.
+    // packet of a burst alone. Production batches.
     bool one_frame_per_write_;
-    frame_parser parser_;
-    boost::asio::steady_timer signal_;
-    bool woken_ = false;
+    bool started_ = false;
+    bool writing_ = false;       // a write is in flight
+    bool flush_listed_ = false;  // on the shard's flush list
+    bool reading_ = false;       // a readable-wait is pending
     bool peer_gone_ = false;
-    bool closing_ = false;          // send a close frame and stop
-    std::uint16_t close_code_ = 0;  // 0 = close frame without a status code (E17)
-    std::vector<std::string> control_;
-    std::vector<engineio::wire_ptr> batch_;
+    bool closing_ = false;       // send a close frame and stop
+    bool close_sent_ = false;
+    std::uint16_t close_code_ = 0; // 0 = close frame without a status code (E17)
+    std::vector<std::string> control_;  // pong / close / 3probe frames to send
+    std::vector<std::string> sending_control_;
+    std::vector<engineio::wire_ptr> batch_; // packets of the write in flight
+    std::vector<std::string> converted_;    // W4: binary packets as "b<base64>" text frames
     std::string scratch_;
+    std::vector<boost::asio::const_buffer> paced_; // conformance: frames still to write one by one
+    std::unique_ptr<boost::asio::steady_timer> pace_timer_;
 };
 
 } // namespace kamea::transport
