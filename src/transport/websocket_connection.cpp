@@ -227,6 +227,15 @@ bool websocket_connection::ended() const {
 }
 
 void websocket_connection::flush() {
+    if (!probe_ && session_->closed() && session_->reason() == engineio::close_reason::slow_client) {
+        // It cannot take what is pending, so no flush and no close frame: reset the
+        // connection, which also frees what the kernel still holds for it.
+        boost::system::error_code ignored;
+        socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+        socket_.close(ignored); // pending operations end with operation_aborted
+        peer_gone_ = true;
+        return;
+    }
     if (!started_ || writing_ || close_sent_) {
         return;
     }

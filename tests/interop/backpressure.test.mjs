@@ -1,0 +1,102 @@
+// Limits that protect the server (contract section 9): a client that cannot keep up is cut off
+// and counted instead of growing memory, without disturbing the others; connection limits
+// refuse what is over them.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, test } from 'node:test';
+
+import { client, closeAllClients, STEP_TIMEOUT, waitConnectError, withTimeout } from './server.mjs';
+import { connectDevices, ingest, startKamea, startStandin, subscribe, telemetrySink } from './standin.mjs';
+
+after(() => closeAllClients());
+
+// A raw WebSocket client that joins /devices, subscribes, and then stops reading its socket.
+async function stalledSubscriber(port, deviceId) {
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    sock.setNoDelay(true);
+    const key = Buffer.from('0123456789abcdef').toString('base64');
+    sock.write(`GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+        `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    const frame = (text) => {
+        const payload = Buffer.from(text);
+        const mask = Buffer.from([1, 2, 3, 4]);
+        const header = payload.length < 126
+            ? Buffer.from([0x81, 0x80 | payload.length])
+            : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 255]);
+        return Buffer.concat([header, mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]))]);
+    };
+    let seen = '';
+    const closed = new Promise((resolve) => sock.once('close', resolve));
+    await withTimeout(new Promise((resolve) => {
+        const onData = (d) => {
+            seen += d.toString('latin1');
+            if (seen.includes('40/devices,{"sid"') && !seen.includes('SENT')) {
+                seen += 'SENT';
+                sock.write(frame(`42/devices,1["telemetries",{"deviceId":"${deviceId}","tenantId":"t"}]`));
+            }
+            if (seen.includes('43/devices,1[{"status":"ok"}]')) {
+                sock.off('data', onData);
+                sock.pause(); // from now on the kernel buffers fill up and the server's queue grows
+                resolve();
+            }
+        };
+        sock.on('data', onData);
+        sock.write(frame('40/devices,{"token":"allow-stall"}'));
+    }), 'stalled subscriber joins');
+    return { sock, closed };
+}
+
+test('a subscriber that stops reading is cut off past --max-send-queue; others get everything', async () => {
+    const api = await startStandin({ port: 0 });
+    const server = await startKamea(api.url, ['--max-send-queue', String(1 << 20)]);
+    try {
+        const device = 'slow-1';
+        const healthy = await connectDevices(server, 'allow-ok', { transports: ['websocket'] });
+        await subscribe(healthy, device, 't');
+        const sink = telemetrySink(healthy);
+        const stalled = await stalledSubscriber(server.port, device);
+
+        const pad = 'x'.repeat(4000);
+        const total = 4000; // ~16 MB: far more than the kernel's socket buffers plus the 1 MiB queue
+        for (let i = 0; i < total; i += 100) {
+            const batch = Array.from({ length: 100 }, (_, k) => ({ deviceId: device, tenantId: 't', seq: i + k, pad }));
+            assert.equal((await ingest(server, batch)).status, 202);
+            await sink.until(i + 100, 4 * STEP_TIMEOUT); // the healthy client keeps up: never near the limit
+        }
+        await server.waitForLog((l) => l.event === 'slow_client_disconnected');
+        stalled.sock.resume(); // reading again, it sees the reset connection end
+        await withTimeout(stalled.closed, 'the stalled client is disconnected', 4 * STEP_TIMEOUT);
+        const got = await sink.until(total, 4 * STEP_TIMEOUT);
+        assert.deepEqual(got.map((t) => t.seq), Array.from({ length: total }, (_, i) => i));
+
+        const metrics = await (await fetch(`${server.internalUrl}/metrics`)).text();
+        assert.match(metrics, /^kamea_slow_clients_total 1$/m);
+        assert.match(metrics, /^kamea_dropped_messages_total [1-9]\d*$/m);
+        healthy.disconnect();
+        stalled.sock.destroy();
+    } finally {
+        await server.stop();
+        await api.close();
+    }
+});
+
+test('--max-connections-per-ip refuses connections over the limit, not the ones under it', async () => {
+    const server = await startKamea(null, ['--max-connections-per-ip', '2']);
+    try {
+        const a = net.connect(server.port, '127.0.0.1');
+        const b = net.connect(server.port, '127.0.0.1');
+        await Promise.all([a, b].map((s) => new Promise((r) => s.once('connect', r))));
+        const extra = client(`${server.url}/devices`, { auth: { token: 'x' }, transports: ['websocket'], reconnection: false });
+        await waitConnectError(extra);
+        a.destroy();
+        b.destroy();
+        // Once those are gone, a new one is accepted again.
+        await new Promise((r) => setTimeout(r, 200));
+        const again = client(`${server.url}/devices`, { auth: { token: 'x' }, transports: ['websocket'] });
+        await withTimeout(new Promise((r) => again.once('connect', r)), 'connect after the limit frees');
+        again.disconnect();
+    } finally {
+        await server.stop();
+    }
+});
