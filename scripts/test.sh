@@ -19,6 +19,9 @@ echo "== interop tests ($build/kamea-wss)"
 export KAMEA_WSS_BIN="$PWD/$build/kamea-wss"
 node --test --test-concurrency=2 tests/interop/*.test.mjs
 
+echo "== browser test (the demo page in headless chromium, from another origin)"
+node --test tests/browser/
+
 if [ -z "${KAMEA_SANITIZED:-}" ]; then
     echo "== fuzz"
     FUZZ_SECONDS=${FUZZ_SECONDS:-10} scripts/fuzz.sh
