@@ -365,5 +365,13 @@ int main(int argc, char** argv) {
     for (auto& t : threads) {
         t.join();
     }
+    // Teardown in dependency order (see shard_context): handlers and sessions first, while the
+    // Socket.IO servers and the application objects they reference still exist; then the
+    // application objects, whose timers and sockets need the contexts' services; then, at the
+    // end of this scope, the listeners and the shards.
+    for (auto& sh : shards) {
+        sh->release_handlers_and_sessions();
+    }
+    apps.clear();
     return 0;
 }

@@ -26,6 +26,12 @@ public:
         live_.fetch_add(1, std::memory_order_relaxed);
     }
     std::size_t size() const { return sessions_.size(); }
+    void clear() {
+        auto all = std::move(sessions_);
+        sessions_.clear();
+        live_.store(0, std::memory_order_relaxed);
+        all.clear(); // sessions are destroyed here, after the registry no longer lists them
+    }
     // The same count, readable from any thread (shutdown watches it).
     std::size_t live() const { return live_.load(std::memory_order_relaxed); }
 

@@ -23,11 +23,28 @@ class websocket_connection;
 // Which Engine.IO endpoint a session was opened on.
 enum class endpoint : std::uint8_t { socketio, engineio_echo };
 
+// The event loop of a shard. Teardown needs one step io_context does not offer publicly:
+// destroying every pending handler and coroutine frame first (they hold sessions, which
+// reference the Socket.IO servers), while the context's services still exist (the
+// application's timers and sockets must be destroyed before those services).
+class shard_context : public boost::asio::io_context {
+public:
+    using io_context::io_context;
+    void destroy_pending_handlers() { shutdown(); }
+};
+
 struct shard {
     explicit shard(int i) : index(i) {}
 
+    // After the loop stopped: pending handlers, then sessions, in that order.
+    void release_handlers_and_sessions() {
+        ctx.destroy_pending_handlers();
+        flush_list.clear();
+        sessions.clear();
+    }
+
     int index;
-    boost::asio::io_context ctx{1};
+    shard_context ctx{1};
     engineio::registry sessions;
     // Builds the layer above Engine.IO for a new session (set by main).
     std::function<std::unique_ptr<engineio::session_handler>(engineio::session&, endpoint)>
