@@ -60,8 +60,10 @@ void raise_fd_limit(std::size_t connections) {
 
 struct totals {
     std::uint64_t attempted = 0, established = 0, failed = 0, dropped = 0, pings = 0, events = 0,
-                  acks = 0, frames_in = 0, bytes_in = 0, bytes_out = 0;
+                  acks = 0, frames_in = 0, bytes_in = 0, bytes_out = 0, subscribed = 0,
+                  subscribe_errors = 0, telemetries = 0, out_of_order = 0, gaps = 0;
     std::int64_t last_established_ns = 0;
+    std::int64_t last_subscribed_ns = 0;
 };
 
 class controller {
@@ -104,7 +106,7 @@ private:
         while (!stop_requested_) {
             auto now = steady::now();
             auto t = sum();
-            if (!ready_ && t.established + t.failed >= opts_.connections) {
+            if (!ready_ && settled(t)) {
                 ready_ = true;
                 ready_at_ = now;
                 ready_self_cpu_s_ = self_cpu().cpu_s;
@@ -149,10 +151,38 @@ private:
             t.frames_in += s.frames_in.get();
             t.bytes_in += s.bytes_in.get();
             t.bytes_out += s.bytes_out.get();
+            t.subscribed += s.subscribed.get();
+            t.subscribe_errors += s.subscribe_errors.get();
+            t.telemetries += s.telemetries.get();
+            t.out_of_order += s.out_of_order.get();
+            t.gaps += s.gaps.get();
+            t.last_subscribed_ns = std::max(t.last_subscribed_ns,
+                                            s.last_subscribed_ns.load(std::memory_order_relaxed));
             t.last_established_ns = std::max(t.last_established_ns,
                                              s.last_established_ns.load(std::memory_order_relaxed));
         }
         return t;
+    }
+
+    // Every connection established or failed; with subscribe, every established one has also
+    // had its subscription answered (or was dropped).
+    bool settled(const totals& t) const {
+        if (t.established + t.failed < opts_.connections) {
+            return false;
+        }
+        if (opts_.scenario == "subscribe") {
+            return t.subscribed + t.subscribe_errors + t.dropped >= t.established;
+        }
+        return true;
+    }
+
+    double subscribe_duration(const totals& t) const {
+        if (t.last_subscribed_ns == 0) {
+            return 0;
+        }
+        steady::time_point last{std::chrono::duration_cast<steady::duration>(
+            std::chrono::nanoseconds(t.last_subscribed_ns))};
+        return seconds(last - started_);
     }
 
     // Seconds from the start to the last established connection.
@@ -178,7 +208,13 @@ private:
                        {"failed", t.failed},
                        {"dropped", t.dropped},
                        {"open", t.established - t.dropped},
-                       {"pings", t.pings}};
+                       {"pings", t.pings},
+                       {"unix_ms", unix_ms_now()}};
+        if (opts_.scenario == "subscribe") {
+            o["subscribed"] = t.subscribed;
+            o["subscribe_errors"] = t.subscribe_errors;
+            o["telemetries"] = t.telemetries;
+        }
         if (!opts_.label.empty()) {
             o["label"] = opts_.label;
         }
@@ -217,6 +253,27 @@ private:
         std::map<std::string, std::uint64_t> failures;
         std::map<std::string, std::uint64_t> drops;
         latency_histogram connect_latency;
+        latency_histogram telemetry_latency;
+        std::map<std::int64_t, latency_histogram> by_step;
+        std::map<std::int64_t, std::uint64_t> count_by_step;
+        std::map<std::string, std::uint64_t> subscribe_errors;
+        std::map<std::string, std::uint64_t> other_events;
+        for (const auto& w : workers_) {
+            const auto& st = w->stats();
+            telemetry_latency.merge(st.telemetry_latency);
+            for (const auto& [k, v] : st.telemetry_latency_by_step) {
+                by_step[k].merge(v);
+            }
+            for (const auto& [k, v] : st.telemetries_by_step) {
+                count_by_step[k] += v;
+            }
+            for (const auto& [k, v] : st.subscribe_error_kinds) {
+                subscribe_errors[k] += v;
+            }
+            for (const auto& [k, v] : st.other_events) {
+                other_events[k] += v;
+            }
+        }
         for (const auto& w : workers_) {
             for (const auto& [k, v] : w->stats().failures) {
                 failures[k] += v;
@@ -284,6 +341,38 @@ private:
               {"bytes_in", t.bytes_in},
               {"bytes_out", t.bytes_out}}},
         };
+        if (opts_.scenario == "subscribe") {
+            auto to_obj = [](const std::map<std::string, std::uint64_t>& m) {
+                json::object o;
+                for (const auto& [k, v] : m) {
+                    o[k] = v;
+                }
+                return o;
+            };
+            double sd = subscribe_duration(t);
+            r["subscribe"] = {
+                {"devices", opts_.devices},
+                {"tenant", opts_.tenant},
+                {"ok", t.subscribed},
+                {"errors", t.subscribe_errors},
+                {"error_kinds", to_obj(subscribe_errors)},
+                {"duration_s", round3(sd)},
+                {"last_subscribed_unix_ms",
+                 sd > 0 ? started_unix_ms_ + static_cast<std::int64_t>(sd * 1000) : 0},
+                {"rate_per_s", sd > 0 ? round3(static_cast<double>(t.subscribed) / sd) : 0.0}};
+            json::object steps;
+            for (const auto& [k, h] : by_step) {
+                auto o = h.to_json_ms();
+                o["received"] = count_by_step[k];
+                steps[std::to_string(k)] = std::move(o);
+            }
+            r["telemetries"] = {{"received", t.telemetries},
+                                {"out_of_order", t.out_of_order},
+                                {"gaps", t.gaps},
+                                {"other_events", to_obj(other_events)},
+                                {"latency", telemetry_latency.to_json_ms()},
+                                {"by_step", std::move(steps)}};
+        }
         if (opts_.server_pid != 0) {
             json::object server{{"pid", opts_.server_pid}, {"gone", server_gone_}};
             for (const auto& [k, v] : marks_) {
@@ -364,7 +453,7 @@ int main(int argc, char** argv) {
         std::size_t share = opts.connections / threads + (i < opts.connections % threads ? 1 : 0);
         workers.push_back(std::make_unique<worker>(settings,
                                                    make_scenario(opts),
-                                                   first,
+                                                   opts.first_index + first,
                                                    share,
                                                    opts.rate / static_cast<double>(threads),
                                                    opts.concurrency / threads));

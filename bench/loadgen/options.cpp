@@ -46,7 +46,17 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     app.add_option("--namespace", o.nsp, "Namespace to join");
     app.add_option("--token", o.token, "auth.token sent in the namespace CONNECT");
     app.add_option("--scenario", o.scenario, "What each client does once connected")
-        ->check(CLI::IsMember({"idle"}));
+        ->check(CLI::IsMember({"idle", "subscribe"}));
+    app.add_option("--devices",
+                   o.devices,
+                   "subscribe: client i subscribes to device dev-<i mod devices> (the index runs "
+                   "on from --first-index)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}));
+    app.add_option("--first-index",
+                   o.first_index,
+                   "Index of this process's first client (so several processes share the "
+                   "devices evenly)");
+    app.add_option("--tenant", o.tenant, "subscribe: tenantId of the subscriptions");
     app.add_option("-n,--connections", o.connections, "Connections to open")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
     app.add_option("--rate", o.rate, "New connections per second (0 = as fast as allowed)")

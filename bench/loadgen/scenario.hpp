@@ -16,7 +16,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace kamea::loadgen {
 
@@ -49,6 +51,29 @@ public:
 
 // Idle: join the namespace, answer heartbeats, nothing else.
 class idle_scenario final : public scenario {};
+
+// Subscribe (issue 5 scenarios 1-3): once in the namespace, client i emits
+// `telemetries` {"deviceId":"dev-<i mod devices>","tenantId":<tenant>} with an ack and counts
+// the ack ({"status":"ok"} or an error). Then every `telemetries` event it receives is counted
+// and, when it carries the publisher's stamp (bench/publisher: "ts" = unix ns at publish,
+// "step", and "seq" = that device's sequence number within the step), its publish-to-receive
+// latency is recorded and the per-device order checked.
+class subscribe_scenario final : public scenario {
+public:
+    subscribe_scenario(std::size_t devices, std::string tenant);
+    void on_connected(client& c) override;
+    void on_event(client& c, std::string_view args, std::optional<std::uint64_t> ack_id) override;
+    void on_ack(client& c, std::uint64_t id, std::string_view args) override;
+
+private:
+    struct last_seen {
+        std::int64_t step = -1;
+        std::int64_t seq = -1;
+    };
+    std::size_t devices_;
+    std::string tenant_;
+    std::unordered_map<std::size_t, last_seen> last_; // by client index
+};
 
 std::unique_ptr<scenario> make_scenario(const options& opts);
 

@@ -1,12 +1,16 @@
-// Reference server for the benchmarks: the kamea-wss job (contract.md) done the way a Node.js team
-// would do it with socket.io 4.8 — default `ws` engine, default options, no tuning.
+// Reference server for the benchmarks: the kamea-wss job (contract.md sections 2-4, 6, 7) done
+// the way a Node.js team would do it with socket.io 4.8 — default `ws` engine, default options,
+// no tuning.
 //
-//   node server.mjs [--port N] [--host ADDR]      (or PORT / HOST in the environment)
+//   node server.mjs [--port N] [--host ADDR] [--internal-port N] [--internal-host ADDR]
+//                   [--management-api-url URL] [--management-api-timeout MS]
+//   (or PORT, HOST, INTERNAL_PORT, INTERNAL_HOST, MANAGEMENT_API_URL, MANAGEMENT_API_TIMEOUT)
 //
-// Prints one JSON line {"event":"listening","port":N} once it accepts connections.
-// Telemetry subscriptions (contract section 4) come with the fan-out benchmark (issue 5).
+// Prints {"event":"listening","listener":"public"|"internal","port":N} once each listener
+// accepts connections. The internal listener (ingestion) starts only with --internal-port.
 
-import { createServer } from "node:http";
+import { createServer, Agent, request as httpRequest } from "node:http";
+import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
 import { parseArgs } from "node:util";
 import { Server } from "socket.io";
 
@@ -14,14 +18,25 @@ const { values: args } = parseArgs({
   options: {
     port: { type: "string" },
     host: { type: "string" },
+    "internal-port": { type: "string" },
+    "internal-host": { type: "string" },
+    "management-api-url": { type: "string" },
+    "management-api-timeout": { type: "string" },
   },
 });
 
 const port = Number(args.port ?? process.env.PORT ?? 3000);
 const host = args.host ?? process.env.HOST ?? "0.0.0.0";
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`invalid port: ${args.port ?? process.env.PORT}`);
-  process.exit(2);
+const internalPortArg = args["internal-port"] ?? process.env.INTERNAL_PORT;
+const internalPort = internalPortArg === undefined ? null : Number(internalPortArg);
+const internalHost = args["internal-host"] ?? process.env.INTERNAL_HOST ?? "127.0.0.1";
+const apiUrl = args["management-api-url"] ?? process.env.MANAGEMENT_API_URL ?? "";
+const apiTimeout = Number(args["management-api-timeout"] ?? process.env.MANAGEMENT_API_TIMEOUT ?? 5000);
+for (const [name, p] of [["port", port], ["internal-port", internalPort ?? 0]]) {
+  if (!Number.isInteger(p) || p < 0 || p > 65535) {
+    console.error(`invalid ${name}`);
+    process.exit(2);
+  }
 }
 
 const log = (event, fields = {}) =>
@@ -42,6 +57,52 @@ function bearerToken(handshake) {
   return null;
 }
 
+// --- Management API client (contract section 6): keep-alive, bounded concurrency ---------------
+const api = apiUrl ? new URL("/authorization/check-authorized", apiUrl) : null;
+const agent = api?.protocol === "https:"
+  ? new HttpsAgent({ keepAlive: true, maxSockets: 64 })
+  : new Agent({ keepAlive: true, maxSockets: 64 });
+const doRequest = api?.protocol === "https:" ? httpsRequest : httpRequest;
+
+class AuthzError extends Error {}
+
+// Resolves true (allowed) or false (denied); rejects with AuthzError (error).
+function checkAuthorized(token, tenantId, deviceId) {
+  if (!api) return Promise.reject(new AuthzError("management API not configured"));
+  const body = JSON.stringify({ tenantId, deviceId, permission: "telemetries:read" });
+  return new Promise((resolve, reject) => {
+    const req = doRequest(api, {
+      method: "POST",
+      agent,
+      timeout: apiTimeout,
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+      },
+    }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("error", () => reject(new AuthzError("management API unreachable")));
+      res.on("end", () => {
+        if (res.statusCode === 401 || res.statusCode === 403) return resolve(false);
+        if (res.statusCode !== 200) return reject(new AuthzError(`management API answered ${res.statusCode}`));
+        try {
+          const answer = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+          if (typeof answer?.authorized !== "boolean") throw new Error();
+          resolve(answer.authorized);
+        } catch {
+          reject(new AuthzError("management API answer unreadable"));
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy(new AuthzError("management API timeout")));
+    req.on("error", (e) => reject(e instanceof AuthzError ? e : new AuthzError("management API unreachable")));
+    req.end(body);
+  });
+}
+
+// --- Socket.IO ---------------------------------------------------------------------------------
 const httpServer = createServer();
 const io = new Server(httpServer);
 
@@ -59,18 +120,119 @@ devices.use((socket, next) => {
   next();
 });
 
-devices.on("connection", (_socket) => {
-  // Subscriptions (`telemetries`, `telemetries:unsubscribe`) are added with the fan-out scenario.
+const ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function validateSubscription(payload) {
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) return "payload must be an object";
+  for (const field of ["deviceId", "tenantId"]) {
+    if (typeof payload[field] !== "string") return `${field} must be a string`;
+    if (!ID.test(payload[field])) return `${field} must be 1-128 characters of [A-Za-z0-9._:-]`;
+  }
+  return null;
+}
+
+devices.on("connection", (socket) => {
+  socket.on("telemetries", async (payload, ack) => {
+    const reply = typeof ack === "function" ? ack : () => {};
+    const problem = validateSubscription(payload);
+    if (problem) {
+      socket.emit("bad_request", { event: "telemetries", message: problem });
+      return reply({ status: "error", error: "bad_request", message: problem });
+    }
+    const { deviceId, tenantId } = payload;
+    let allowed;
+    try {
+      allowed = await checkAuthorized(socket.data.token, tenantId, deviceId);
+    } catch (e) {
+      const message = e instanceof AuthzError ? e.message : "authorization failed";
+      socket.emit("internal_server_error", { message });
+      return reply({ status: "error", error: "internal_server_error", message });
+    }
+    if (!socket.connected) return;
+    if (!allowed) {
+      const message = "not allowed to read this device's telemetries";
+      socket.emit("access_denied", { deviceId, tenantId, message });
+      reply({ status: "error", error: "access_denied", message });
+      // Let the packets above reach the client before closing (socket.io flushes in order).
+      return socket.disconnect(true);
+    }
+    socket.join(`telemetries:${deviceId}`);
+    reply({ status: "ok" });
+  });
+
+  socket.on("telemetries:unsubscribe", (payload, ack) => {
+    if (typeof payload?.deviceId === "string") socket.leave(`telemetries:${payload.deviceId}`);
+    if (typeof ack === "function") ack({ status: "ok" });
+  });
 });
 
 httpServer.listen(port, host, () => {
-  log("listening", { port: httpServer.address().port });
+  log("listening", { listener: "public", port: httpServer.address().port });
 });
+
+// --- Internal listener: ingestion (contract section 7, HTTP part) ------------------------------
+const MAX_INGEST_BODY = 1024 * 1024;
+const json = (res, status, body) => {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+};
+
+const internal = createServer((req, res) => {
+  if (req.url !== "/internal/v1/telemetries") return json(res, 404, { error: "not_found" });
+  if (req.method !== "POST") {
+    res.setHeader("allow", "POST");
+    return json(res, 405, { error: "method_not_allowed" });
+  }
+  if (!/^application\/json\s*(;|$)/i.test(req.headers["content-type"] ?? "")) {
+    return json(res, 415, { error: "unsupported_media_type" });
+  }
+  const chunks = [];
+  let size = 0;
+  let tooLarge = false;
+  req.on("data", (c) => {
+    size += c.length;
+    if (size > MAX_INGEST_BODY) tooLarge = true;
+    else chunks.push(c);
+  });
+  req.on("end", () => {
+    if (tooLarge) return json(res, 413, { error: "payload_too_large" });
+    let body;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      return json(res, 400, { error: "bad_request", message: "body is not JSON" });
+    }
+    if (body === null || typeof body !== "object") {
+      return json(res, 400, { error: "bad_request", message: "expected an object or an array of objects" });
+    }
+    const items = Array.isArray(body) ? body : [body];
+    for (let i = 0; i < items.length; i++) {
+      const t = items[i];
+      if (t === null || typeof t !== "object" || Array.isArray(t)) {
+        return json(res, 400, { error: "bad_request", message: "telemetry must be an object", index: i });
+      }
+      if (typeof t.deviceId !== "string" || !ID.test(t.deviceId) || typeof t.tenantId !== "string" || !ID.test(t.tenantId)) {
+        return json(res, 400, { error: "bad_request", message: "deviceId and tenantId must be valid strings", index: i });
+      }
+    }
+    for (const t of items) devices.to(`telemetries:${t.deviceId}`).emit("telemetries", t);
+    json(res, 202, { accepted: items.length });
+  });
+});
+
+if (internalPort !== null) {
+  internal.listen(internalPort, internalHost, () => {
+    log("listening", { listener: "internal", port: internal.address().port });
+  });
+}
 
 // Contract section 10: tell every client, then exit.
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {
     log("shutdown_started", { signal });
+    internal.close();
+    agent.destroy();
     io.close(() => process.exit(0));
     setTimeout(() => process.exit(0), 10_000).unref();
   });
