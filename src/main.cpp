@@ -24,6 +24,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -297,6 +298,7 @@ int main(int argc, char** argv) {
     internal_opts.cors_origins.clear();
     internal_opts.max_body = cfg.max_ingest_body;
     internal_opts.max_connections_per_ip = 0;
+    std::atomic<bool> draining{false};
     transport::http_server internal_server(
         shards, internal_opts, [&](const transport::http_request& req) -> std::optional<transport::http_response> {
             auto target = req.target();
@@ -308,6 +310,10 @@ int main(int argc, char** argv) {
                 return json_answer(req, http::status::ok, R"({"status":"ok"})");
             }
             if (path == "/health/ready") {
+                // Not ready while draining, so load balancers stop sending new clients.
+                if (draining.load(std::memory_order_relaxed)) {
+                    return json_answer(req, http::status::service_unavailable, R"({"status":"draining"})");
+                }
                 return json_answer(req, http::status::ok, R"({"status":"ready"})");
             }
             if (path == "/metrics") {
@@ -327,6 +333,7 @@ int main(int argc, char** argv) {
             return;
         }
         core::log::lifecycle("shutdown_started", {{"signal", signo}});
+        draining.store(true, std::memory_order_relaxed);
         shutdown(shards, {&public_server, &internal_server}, cfg.shutdown_grace);
     });
 

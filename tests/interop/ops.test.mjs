@@ -83,3 +83,21 @@ test('every log line is one JSON object with time, level and event', async () =>
         assert.equal(typeof line.event, 'string');
     }
 });
+
+test('while draining after SIGTERM, /health/ready answers 503 and /health/live still 200', async () => {
+    const s = await startKamea(null, ['--shutdown-grace', '5000']);
+    // A polling session that never polls again keeps the server draining for the grace period.
+    const open = await fetch(`${s.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(open.status, 200);
+    await open.text();
+    assert.equal((await fetch(`${s.internalUrl}/health/ready`)).status, 200);
+    s.proc.kill('SIGTERM');
+    await s.waitForLog((l) => l.event === 'shutdown_started');
+    const ready = await fetch(`${s.internalUrl}/health/ready`);
+    assert.equal(ready.status, 503);
+    assert.equal((await ready.json()).status, 'draining');
+    assert.equal((await fetch(`${s.internalUrl}/health/live`)).status, 200);
+    const refused = await fetch(`${s.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(refused.status, 403, 'new sessions are refused while draining');
+    await s.stop();
+});
