@@ -1,5 +1,7 @@
 #include "socketio/packet.hpp"
 
+#include "core/json_text.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -133,52 +135,14 @@ decode_result decode(std::string_view text) {
 }
 
 std::string_view args_after_first(std::string_view a) {
-    // `a` is valid JSON (it was parsed): only strings need care while scanning.
-    std::size_t i = a.find('[');
-    if (i == std::string_view::npos) {
+    // `a` was parsed already: slice the raw text from the second element to the last one.
+    auto elements = core::split_array_elements(a);
+    if (elements.size() < 2) {
         return {};
     }
-    ++i;
-    int depth = 0;
-    bool in_string = false;
-    for (; i < a.size(); ++i) {
-        char c = a[i];
-        if (in_string) {
-            if (c == '\\') {
-                ++i;
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            ++depth;
-        } else if (c == ']' || c == '}') {
-            if (depth == 0) {
-                return {}; // only one element
-            }
-            --depth;
-        } else if (c == ',' && depth == 0) {
-            break;
-        }
-    }
-    if (i >= a.size()) {
-        return {};
-    }
-    std::size_t begin = i + 1;
-    std::size_t end = a.rfind(']');
-    auto rest = a.substr(begin, end - begin);
-    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\n' || rest.front() == '\t' ||
-                             rest.front() == '\r')) {
-        rest.remove_prefix(1);
-    }
-    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\n' || rest.back() == '\t' ||
-                             rest.back() == '\r')) {
-        rest.remove_suffix(1);
-    }
-    return rest;
+    const char* begin = elements[1].data();
+    const char* end = elements.back().data() + elements.back().size();
+    return {begin, static_cast<std::size_t>(end - begin)};
 }
 
 bool placeholders_valid(const boost::json::value& v, std::size_t count) {
