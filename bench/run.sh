@@ -66,6 +66,9 @@ die() { log "error: $*"; exit 1; }
 
 # --- preconditions -------------------------------------------------------------------------
 [ -x "$KAMEA" ] || die "$KAMEA missing: run 'make build' first"
+# The report draws the fan-out plots (docs/perf-fanout-*.png) with gnuplot; without it the page
+# is still written and the previous plots are left as they were.
+command -v gnuplot >/dev/null || log "warning: gnuplot missing (apt-get install gnuplot-nox): the fan-out plots will not be redrawn"
 if [ ! -x "$LOADGEN" ] || [ ! -x "$PUBLISH" ]; then
     cmake --build "$BUILD" --target kamea-loadgen kamea-publish
 fi
@@ -356,5 +359,7 @@ uptime >"$RESULTS/load-after.txt"
 command="SCENARIOS=\"$SCENARIOS\" SERVERS=\"$SERVERS\" LOADGEN_PROCS=$LOADGEN_PROCS CONCURRENCY=$CONCURRENCY"
 case " $SCENARIOS " in *" idle "*) command+=" CONNECTIONS=$CONNECTIONS STEADY=$STEADY" ;; esac
 case " $SCENARIOS " in *" fanout "*) command+=" FANOUT_CONNECTIONS=$FANOUT_CONNECTIONS FANOUT_DEVICES=$FANOUT_DEVICES FANOUT_RATES=\"$FANOUT_RATES\" FANOUT_STEP=$FANOUT_STEP FANOUT_BATCH=$FANOUT_BATCH FANOUT_PUB_CONNECTIONS=$FANOUT_PUB_CONNECTIONS" ;; esac
+# Also redraws the fan-out plots beside $OUT (perf-fanout-cpu.png, perf-fanout-latency.png) when
+# this run measured the fan-out scenario.
 node bench/lib/report.mjs "$RESULTS" "$OUT" "$command bench/run.sh"
-log "wrote $OUT"
+log "wrote $OUT$(case " $SCENARIOS " in *" fanout "*) echo " and $(dirname "$OUT")/perf-fanout-{cpu,latency}.png" ;; esac)"

@@ -14,7 +14,8 @@ packages=(
     libssl-dev libspdlog-dev libfmt-dev libcli11-dev
     libgtest-dev libgmock-dev
     curl ca-certificates procps openssl
-    chromium fonts-liberation          # headless browser tests of /doc
+    chromium fonts-liberation          # headless browser tests of /doc and the demo page
+    gnuplot-nox                        # make bench plots
 )
 # Node.js runs the interop tests with the real socket.io-client; npm installs the test tools.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { summarizeFanout } from "./fanout.mjs";
+import { writeFanoutPlots } from "./plots.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -269,6 +270,13 @@ if (fanout.length) {
   md += previous["Fan-out"].trimEnd() + "\n\n";
 }
 
+// Sections this script does not generate (e.g. "Where the time goes", written from a profile)
+// are kept as they are, after the measured ones.
+const generated = new Set(["Idle connections", "Fan-out", "Machine", "Command"]);
+for (const [title, part] of Object.entries(previous)) {
+  if (!generated.has(title)) md += part.trimEnd() + "\n\n";
+}
+
 let page = "# Performance\n\n";
 page += "Measured by `bench/run.sh` (`make bench`); regenerate this page with it, do not edit the numbers by hand.\n";
 page += "The load generator, the publisher, the reference server and the method are described in `bench/README.md`.\n";
@@ -317,6 +325,17 @@ function fanoutSection() {
       out += `**${f(st.server_cpu_s_per_100k, 2)}** | ${f(st.server_cpu_us_per_msg, 1)} | `;
       out += `${f(st.p50_ms, 1)} / ${f(st.p99_ms, 1)} / ${f(st.p999_ms, 1)} | ${int(st.publisher_errors)} |\n`;
     }
+  }
+  const plots = writeFanoutPlots(fanout, resultsDir, path.join(path.dirname(outFile), "perf-fanout"), { date: machine.date });
+  if (plots.length) {
+    const rel = (p) => path.relative(path.dirname(path.resolve(outFile)), p);
+    out += "\n### Plots\n\n";
+    out += `![Delivered messages/s against server CPU, both servers](${rel(plots[0])})\n\n`;
+    out += "Delivered messages/s against the server's CPU (% of one core) over each step's window; each point is labelled ";
+    out += "with its step's target rate (telemetries/s). Steeper is cheaper: messages per unit of CPU.\n\n";
+    out += `![Latency p50 and p99 against delivered messages/s, both servers](${rel(plots[1])})\n\n`;
+    out += "Publish-to-receive latency p50 (dashed) and p99 (solid) against delivered messages/s, log scale; the dotted line is ";
+    out += "the 5 ms p99 target of issue 5. Drawn by `bench/lib/plots.mjs` (gnuplot) from this run's raw results.\n";
   }
   if (fk && fn) {
     out += "\n### Ratios at the same target rate (the reference's figure over kamea-wss's)\n\n";
