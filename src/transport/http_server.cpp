@@ -503,9 +503,7 @@ asio::awaitable<void> run_connection(state& st,
             // large gets that route's answer (413), not a generic 400.
             p->body_limit(boost::none);
             stream.expires_after(st.options.handshake_timeout);
-            sh.idle_streams.insert(&stream);
             auto [ec, n] = co_await http::async_read_header(stream, buffer, *p, nothrow);
-            sh.idle_streams.erase(&stream);
             if (ec) {
                 if (ec != http::error::end_of_stream && ec != asio::error::eof &&
                     ec != beast::error::timeout && ec != asio::error::operation_aborted &&

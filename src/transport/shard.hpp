@@ -8,13 +8,11 @@
 #include "engineio/session.hpp"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <unordered_set>
 
 namespace kamea::transport {
 
@@ -61,9 +59,6 @@ struct shard {
     // Connections (HTTP or WebSocket) whose coroutine runs on this shard and that are not
     // idle between requests; read by the shutdown watcher from another thread.
     std::atomic<std::size_t> busy_connections{0};
-    std::size_t websocket_connections = 0;
-    // HTTP connections waiting for their next request.
-    std::unordered_set<boost::beast::tcp_stream*> idle_streams;
     bool stopping = false;
     // Time from a packet's stamp (ingestion) to the end of its WebSocket write.
     core::histogram ingest_to_write;

@@ -41,7 +41,6 @@ websocket_connection::websocket_connection(shard& sh,
     : shard_(sh), socket_(std::move(socket)), session_(std::move(session)),
       parser_(session_->options().max_payload), probe_(probe), base64_binary_(base64_binary),
       one_frame_per_write_(one_frame_per_write) {
-    ++shard_.websocket_connections;
     shard_.busy_connections.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -53,7 +52,6 @@ websocket_connection::~websocket_connection() {
     }
     boost::system::error_code ignored;
     socket_.close(ignored);
-    --shard_.websocket_connections;
     shard_.busy_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
