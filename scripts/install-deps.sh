@@ -12,6 +12,7 @@ packages=(
     clang libclang-rt-14-dev            # libFuzzer and the sanitizer runtimes
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libspdlog-dev libfmt-dev libcli11-dev
+    liburing-dev                       # batched WebSocket sends (src/transport/send_ring.hpp)
     libgtest-dev libgmock-dev
     curl ca-certificates procps openssl
     chromium fonts-liberation          # headless browser tests of /doc and the demo page

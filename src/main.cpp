@@ -42,11 +42,21 @@ struct shard_app {
     std::unique_ptr<app::telemetry::subscriptions> telemetries;
 };
 
+// Sends per io_uring submission at most; a turn with more submits again.
+constexpr unsigned send_ring_entries = 2048;
+
 std::vector<std::unique_ptr<transport::shard>> make_shards(const core::config& cfg) {
     unsigned n = cfg.threads != 0 ? cfg.threads : std::max(1U, std::thread::hardware_concurrency());
     std::vector<std::unique_ptr<transport::shard>> shards;
     for (unsigned i = 0; i < n; ++i) {
-        shards.push_back(std::make_unique<transport::shard>(static_cast<int>(i)));
+        auto sh = std::make_unique<transport::shard>(static_cast<int>(i));
+        if (cfg.io_uring) {
+            sh->sends = transport::send_ring::create(sh->ctx, send_ring_entries);
+            if (!sh->sends && i == 0) {
+                core::log::warn("io_uring_unavailable", {{"fallback", "one send per socket"}});
+            }
+        }
+        shards.push_back(std::move(sh));
     }
     return shards;
 }
@@ -146,6 +156,19 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
                     }
                     return total;
                 });
+    auto ring_total = [&shards](std::uint64_t (transport::send_ring::*read)() const) {
+        return [&shards, read] {
+            double total = 0;
+            for (auto& sh : shards) {
+                total += sh->sends ? static_cast<double>(((*sh->sends).*read)()) : 0.0;
+            }
+            return total;
+        };
+    };
+    m.counter("kamea_ring_sends_total", "WebSocket sends handed to the kernel through io_uring",
+              {series{"", ring_total(&transport::send_ring::sends)}});
+    m.counter("kamea_ring_submissions_total", "io_uring submissions carrying those sends",
+              {series{"", ring_total(&transport::send_ring::submissions)}});
     m.gauge("kamea_bus_connected", "Telemetry bus state (1 = connected)", {series{R"(bus="in-process")", [] { return 1.0; }}});
     return m;
 }

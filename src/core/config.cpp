@@ -66,6 +66,9 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("max-send-queue", c.max_send_queue,
         "Bytes queued for one client before it is disconnected as too slow")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 34));
+    add("io-uring", c.io_uring,
+        "Hand each event loop turn's WebSocket sends to the kernel in one io_uring submission "
+        "(false = one send per socket; also the fallback when the kernel refuses io_uring)");
     add("max-connections", c.max_connections, "Most TCP connections on the public listener");
     add("max-connections-per-ip", c.max_connections_per_ip,
         "Most connections from one client address (0 = unlimited)");

@@ -6,6 +6,7 @@
 #include "core/histogram.hpp"
 #include "engineio/registry.hpp"
 #include "engineio/session.hpp"
+#include "transport/send_ring.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -37,6 +38,7 @@ struct shard {
     // After the loop stopped: pending handlers, then sessions, in that order.
     void release_handlers_and_sessions() {
         ctx.destroy_pending_handlers();
+        sends.reset(); // the connections whose sends were still in flight go now
         flush_list.clear();
         sessions.clear();
     }
@@ -51,6 +53,8 @@ struct shard {
     // WebSockets with something to write, flushed together once per loop turn.
     std::vector<std::shared_ptr<websocket_connection>> flush_list;
     bool flush_posted = false;
+    // Hands the WebSocket sends of a loop turn to the kernel at once (null: no io_uring).
+    std::unique_ptr<send_ring> sends;
 
     // Read buffer shared by every WebSocket of this shard: a read is processed completely
     // before the next one starts, so idle connections own no read buffer.

@@ -6,6 +6,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 namespace kamea::transport {
 
 namespace asio = boost::asio;
@@ -27,6 +31,9 @@ void run_flush(shard& sh) {
     sh.flush_posted = false;
     for (auto& conn : list) {
         conn->on_flush_turn();
+    }
+    if (sh.sends) {
+        sh.sends->submit_and_reap(); // one submission for every send queued above
     }
 }
 
@@ -71,8 +78,6 @@ void websocket_connection::start(std::string handshake_response, std::string lef
                               return; // the destructor detaches from the session
                           }
                           self->started_ = true;
-                          boost::system::error_code nec;
-                          self->socket_.non_blocking(true, nec);
                           if (!self->probe_) {
                               self->session_->open(); // the open packet is the first frame (W1)
                           }
@@ -123,18 +128,21 @@ void websocket_connection::on_readable(const boost::system::error_code& wait_ec)
     }
     // Read and process synchronously: the shard's scratch buffer is free again before any
     // other connection of this shard can run.
-    boost::system::error_code ec;
-    std::size_t n = socket_.read_some(asio::buffer(shard_.read_scratch), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    // MSG_DONTWAIT rather than a non-blocking socket: on io_uring, Asio sends on a
+    // non-blocking socket with a syscall of its own instead of queueing the send for the
+    // loop turn's single submission.
+    ssize_t n = ::recv(socket_.native_handle(), shard_.read_scratch.data(), shard_.read_scratch.size(),
+                       MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         read_some();
         return;
     }
-    if (ec) {
+    if (n <= 0) { // an error, or the peer closed its side
         peer_gone_ = true;
         wake();
         return;
     }
-    if (auto code = consume(shard_.read_scratch.data(), n)) {
+    if (auto code = consume(shard_.read_scratch.data(), static_cast<std::size_t>(n))) {
         core::log::debug("websocket_protocol_error", {{"code", code}});
         fail(code);
         return;
@@ -228,6 +236,9 @@ void websocket_connection::flush() {
     if (!probe_ && session_->closed() && session_->reason() == engineio::close_reason::slow_client) {
         // It cannot take what is pending, so no flush and no close frame: reset the
         // connection, which also frees what the kernel still holds for it.
+        if (on_ring_) {
+            shard_.sends->cancel(ring_ticket_); // completes it now, with -ECANCELED
+        }
         boost::system::error_code ignored;
         socket_.set_option(asio::socket_base::linger(true, 0), ignored);
         socket_.close(ignored); // pending operations end with operation_aborted
@@ -252,35 +263,84 @@ void websocket_connection::flush() {
         }
         return;
     }
-    std::vector<asio::const_buffer> buffers;
-    buffers.reserve(sending_control_.size() + batch_.size());
+    // Binary packets for a base64 client first: the frames below point into converted_.
     std::size_t queued_bytes = 0;
-    for (const auto& c : sending_control_) {
-        buffers.emplace_back(asio::buffer(c));
-    }
-    for (const auto& p : batch_) {
-        queued_bytes += p->bytes.size();
-        if (p->binary && base64_binary_) {
-            converted_.push_back(control_frame(0x1, "b" + core::base64_encode(p->payload())));
-            buffers.emplace_back(asio::buffer(converted_.back()));
-        } else {
-            buffers.emplace_back(asio::buffer(p->bytes));
+    if (base64_binary_) {
+        for (const auto& p : batch_) {
+            if (p->binary) {
+                converted_.push_back(control_frame(0x1, "b" + core::base64_encode(p->payload())));
+            }
         }
     }
-    write(std::move(buffers), queued_bytes);
+    iov_.clear();
+    auto add = [this](const std::string& bytes) {
+        iov_.push_back({const_cast<char*>(bytes.data()), bytes.size()});
+    };
+    for (const auto& c : sending_control_) {
+        add(c);
+    }
+    std::size_t next_converted = 0;
+    for (const auto& p : batch_) {
+        queued_bytes += p->bytes.size();
+        add(p->binary && base64_binary_ ? converted_[next_converted++] : p->bytes);
+    }
+    write(queued_bytes);
 }
 
-void websocket_connection::write(std::vector<asio::const_buffer> buffers, std::size_t queued_bytes) {
+void websocket_connection::write(std::size_t queued_bytes) {
     writing_ = true;
+    write_queued_ = queued_bytes;
+    write_bytes_ = 0;
+    for (const auto& v : iov_) {
+        write_bytes_ += v.iov_len;
+    }
+    if (shard_.sends && !one_frame_per_write_) {
+        msg_ = {};
+        msg_.msg_iov = iov_.data();
+        msg_.msg_iovlen = iov_.size();
+        on_ring_ = true;
+        ring_ticket_ = shard_.sends->queue(socket_.native_handle(), &msg_, shared_from_this());
+        return;
+    }
+    write_through_asio(0);
+}
+
+// The write in flight, from byte `skip` on, through Asio: without a send ring, or to finish
+// what the ring could not send at once.
+void websocket_connection::write_through_asio(std::size_t skip) {
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(iov_.size());
+    for (const auto& v : iov_) {
+        if (skip >= v.iov_len) {
+            skip -= v.iov_len;
+            continue;
+        }
+        buffers.emplace_back(static_cast<const char*>(v.iov_base) + skip, v.iov_len - skip);
+        skip = 0;
+    }
     if (one_frame_per_write_ && buffers.size() > 1) {
         paced_.assign(buffers.begin() + 1, buffers.end());
         buffers.resize(1);
     }
     asio::async_write(socket_, buffers,
-                      [self = shared_from_this(), queued_bytes](const boost::system::error_code& ec,
-                                                                std::size_t) {
-                          self->on_write(ec, queued_bytes);
+                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                          self->on_write(ec, self->write_queued_);
                       });
+}
+
+void websocket_connection::on_sent(int result) {
+    on_ring_ = false;
+    if (result >= 0 && static_cast<std::size_t>(result) == write_bytes_) {
+        on_write({}, write_queued_);
+        return;
+    }
+    if (result >= 0 || result == -EAGAIN || result == -EWOULDBLOCK || result == -EINTR) {
+        // The kernel could not take it all without waiting (a non-blocking socket): Asio
+        // waits for room and writes the rest.
+        write_through_asio(result > 0 ? static_cast<std::size_t>(result) : 0);
+        return;
+    }
+    on_write(boost::system::error_code(-result, boost::system::system_category()), write_queued_);
 }
 
 void websocket_connection::on_write(const boost::system::error_code& ec, std::size_t queued_bytes) {
@@ -333,7 +393,9 @@ void websocket_connection::send_close_frame() {
         payload += static_cast<char>(close_code_ & 0xff);
     }
     sending_control_.push_back(control_frame(0x8, payload));
-    write({asio::buffer(sending_control_.back())}, 0);
+    iov_.clear();
+    iov_.push_back({sending_control_.back().data(), sending_control_.back().size()});
+    write(0);
 }
 
 // One clock read per write, not per packet.
