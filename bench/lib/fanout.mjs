@@ -1,5 +1,7 @@
 // Figures of the fan-out scenario from the raw results of bench/run.sh
-// (<results>/fanout/<server>/: loadgen-<i>.{json,log}, publish-<step>.json, fanout-run.json).
+// (<results>/fanout/<server>/: loadgen-<i>.{json,log}, publish-<step>.json, steps.tsv,
+// fanout-run.json). The latency and scaling scenarios are fan-out runs too (<results>/latency/
+// <server>/, <results>/scaling/kamea-<n>t/): one step, or pinned with taskset.
 //
 //   node bench/lib/fanout.mjs step <dir> <step>   one line for run.sh: "continue: …" or "stop: …"
 //   import { summarizeFanout } from "./fanout.mjs"  for report.mjs
@@ -11,17 +13,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadgenFiles, merge, readJson, readTsv, sum } from "./common.mjs";
 
-const readJson = (f) => JSON.parse(fs.readFileSync(f, "utf8"));
-const sum = (xs) => xs.reduce((a, b) => a + b, 0);
-
-function loadgenFiles(dir, ext) {
-  return fs
-    .readdirSync(dir)
-    .filter((f) => new RegExp(`^loadgen-\\d+\\.${ext}$`).test(f))
-    .sort()
-    .map((f) => path.join(dir, f));
-}
+// steps.tsv, written by run.sh after each step (no header; the last two columns are missing
+// in runs before they were added): the load generators' CPU seconds and the wall seconds
+// while the publisher ran.
+const stepColumns = ["step", "target_rate", "server_rss_kib", "server_cpu_total_s", "clients_cpu_s", "clients_wall_s"];
 
 // Per load generator process: [{ms, n}] sorted by time.
 function progressSeries(dir) {
@@ -107,6 +104,7 @@ export function summarizeFanout(dir) {
   const series = progressSeries(dir);
   const loadgens = loadgenFiles(dir, "json").map(readJson);
   const perDevice = run.connections / run.devices;
+  const tsv = readTsv(path.join(dir, "steps.tsv"), stepColumns);
   const steps = [];
   for (let step = 1; ; step++) {
     const s = stepFigures(dir, step, series);
@@ -120,16 +118,16 @@ export function summarizeFanout(dir) {
     s.p99_ms = Math.max(...bys.map((b) => b.p99_ms));
     s.p999_ms = Math.max(...bys.map((b) => b.p999_ms));
     s.max_ms = Math.max(...bys.map((b) => b.max_ms));
+    s.lost = s.expected_total - s.received_total;
+    const row = tsv.find((r) => r.step === step);
+    s.clients_cpu_s = row?.clients_cpu_s ?? NaN;
+    s.clients_cpu_share = s.clients_cpu_s / (row?.clients_wall_s ?? NaN); // of one core
     steps.push(s);
   }
   const start = Math.min(...loadgens.map((r) => r.started_unix_ms));
   const lastSub = Math.max(...loadgens.map((r) => r.subscribe?.last_subscribed_unix_ms ?? 0));
   const subscribed = sum(loadgens.map((r) => r.subscribe?.ok ?? 0));
-  const merge = (maps) => {
-    const out = {};
-    for (const m of maps) for (const [k, v] of Object.entries(m ?? {})) out[k] = (out[k] ?? 0) + v;
-    return out;
-  };
+  const best = steps.reduce((m, x) => (x.out_rate > m.out_rate ? x : m), steps[0]);
   return {
     name: run.name,
     run,
@@ -155,7 +153,8 @@ export function summarizeFanout(dir) {
     rss_per_subscribed_conn_kib: (run.ready_rss_kib - run.idle_rss_kib) / subscribed,
     loadgen_cpu_s: sum(loadgens.map((r) => r.loadgen.cpu_s)),
     steps,
-    max_out_rate: Math.max(...steps.map((s) => s.out_rate)),
+    max_out_rate: best?.out_rate ?? NaN,
+    best_step: best, // the step with the most delivered messages/s
   };
 }
 
