@@ -156,6 +156,25 @@ cpu_sum() {
     for p in "$@"; do cpu_s "$p" 2>/dev/null || echo 0; echo; done |
         awk '{s += $1} END {printf "%.2f", s}'
 }
+# "<tid>:<utime+stime ticks>" for every thread of a process, space-separated
+thread_ticks() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        sed 's/^.*) //' "$t/stat" | awk -v id="${t##*/}" '{printf "%s:%d ", id, $12 + $13}'
+    done
+}
+# each thread's share of the process's CPU between two thread_ticks snapshots, in % (threads
+# under 2 % left out), e.g. "50/50": how the work spread over the event loops
+thread_shares() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, ":"); before[kv[1]] = kv[2] }
+        n = split(b, y, " "); total = 0
+        for (i = 1; i <= n; i++) { split(y[i], kv, ":"); d[i] = kv[2] - before[kv[1]]; total += d[i] }
+        out = ""
+        for (i = 1; i <= n; i++) if (total > 0 && d[i] * 50 >= total) out = out (out == "" ? "" : "/") int(100 * d[i] / total + 0.5)
+        print (out == "" ? "-" : out)
+    }'
+}
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 free_port() {
     node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => {
@@ -352,7 +371,7 @@ run_fanout() {
 
     # Publish at each rate; the publisher samples the server's CPU over its own window, and the
     # load generators' CPU is read around it.
-    local step=0 rate pub_cmds=() verdict c0 c1 w0 w1
+    local step=0 rate pub_cmds=() verdict c0 c1 w0 w1 tt0 tt1
     : >"$dir/steps.tsv"
     for rate in $rates; do
         step=$((step + 1))
@@ -363,14 +382,16 @@ run_fanout() {
         pub_cmds+=("${pub[*]}")
         w0=$(now)
         c0=$(cpu_sum "${lg_pids[@]}")
+        tt0=$(thread_ticks "$pid")
         "${pub[@]}" >"$dir/publish-$step.json" 2>"$dir/publish-$step.log" ||
             log "$sub: publisher step $step failed: $(tail -2 "$dir/publish-$step.log")"
         c1=$(cpu_sum "${lg_pids[@]}")
+        tt1=$(thread_ticks "$pid")
         w1=$(now)
         sleep "$FANOUT_DRAIN"
         # step, target rate, server RSS and CPU after the drain, load generators' CPU seconds
-        # and wall seconds while the publisher ran
-        echo -e "$step\t$rate\t$(rss_kib "$pid")\t$(cpu_s "$pid")\t$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')\t$(elapsed "$w0" "$w1")" >>"$dir/steps.tsv"
+        # and wall seconds while the publisher ran, the server threads' shares of its CPU
+        echo -e "$step\t$rate\t$(rss_kib "$pid")\t$(cpu_s "$pid")\t$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')\t$(elapsed "$w0" "$w1")\t$(thread_shares "$tt0" "$tt1")" >>"$dir/steps.tsv"
         verdict=$(node bench/lib/fanout.mjs step "$dir" "$step")
         log "$sub: step $step: $verdict"
         case $verdict in stop*) break ;; esac

@@ -30,7 +30,8 @@ export function readTsv(file, columns) {
   if (!fs.existsSync(file)) return [];
   const lines = fs.readFileSync(file, "utf8").trim().split("\n").filter(Boolean);
   const header = columns ?? lines.shift().split("\t");
-  return lines.map((l) => Object.fromEntries(l.split("\t").map((v, i) => [header[i] ?? `c${i}`, Number(v)])));
+  const value = (v) => (v !== "" && !Number.isNaN(Number(v)) ? Number(v) : v); // numbers, else text
+  return lines.map((l) => Object.fromEntries(l.split("\t").map((v, i) => [header[i] ?? `c${i}`, value(v)])));
 }
 
 // The directories below <dir> (sorted) that hold <file>; [] when dir does not exist.

@@ -15,10 +15,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadgenFiles, merge, readJson, readTsv, sum } from "./common.mjs";
 
-// steps.tsv, written by run.sh after each step (no header; the last two columns are missing
+// steps.tsv, written by run.sh after each step (no header; the last three columns are missing
 // in runs before they were added): the load generators' CPU seconds and the wall seconds
-// while the publisher ran.
-const stepColumns = ["step", "target_rate", "server_rss_kib", "server_cpu_total_s", "clients_cpu_s", "clients_wall_s"];
+// while the publisher ran, and each server thread's share of the server's CPU meanwhile
+// ("50/50", threads under 2 % left out).
+const stepColumns = ["step", "target_rate", "server_rss_kib", "server_cpu_total_s", "clients_cpu_s", "clients_wall_s", "thread_shares"];
 
 // Per load generator process: [{ms, n}] sorted by time.
 function progressSeries(dir) {
@@ -122,6 +123,7 @@ export function summarizeFanout(dir) {
     const row = tsv.find((r) => r.step === step);
     s.clients_cpu_s = row?.clients_cpu_s ?? NaN;
     s.clients_cpu_share = s.clients_cpu_s / (row?.clients_wall_s ?? NaN); // of one core
+    s.thread_shares = row?.thread_shares ?? "";
     steps.push(s);
   }
   const start = Math.min(...loadgens.map((r) => r.started_unix_ms));

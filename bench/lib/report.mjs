@@ -568,6 +568,7 @@ function scalingSection() {
     ["Server CPU at that step (% of one core)", (s) => pct(s.best_step?.server_cpu_share), twoOverOne((s) => s.best_step?.server_cpu_share)],
     ["**Server CPU per delivered message at that step (µs)**", (s) => `**${f(s.best_step?.server_cpu_us_per_msg, 1)}**`, twoOverOne((s) => s.best_step?.server_cpu_us_per_msg)],
     ["Subscribers' CPU at that step (% of one core)", (s) => pct(s.best_step?.clients_cpu_share), null],
+    ["Server threads' shares of its CPU at that step (%)", (s) => s.best_step?.thread_shares || "n/a", null],
     ["Latency p50 / p99 at that step (ms)", (s) => `${f(s.best_step?.p50_ms, 1)} / ${f(s.best_step?.p99_ms, 1)}`, null],
     ["Connect+subscribe rate (clients/s)", (s) => int(s.connect_subscribe_rate), twoOverOne((s) => s.connect_subscribe_rate)],
   ], { heads: scaling.map(runLabel), ratioTitle: "2 threads / 1 thread", pair: [two, one] });
@@ -575,6 +576,7 @@ function scalingSection() {
   out += "- *Server CPU per delivered message*: the server's user+system CPU seconds over that window / messages delivered in it; ";
   out += "its ratio says what a second event loop costs per message (above 1: more CPU per message with two threads).\n";
   out += "- *Subscribers' CPU*: the load generator processes' CPU while the publisher ran (100 % = one core busy); with one thread they had one core, so near 100 % they, not the server, were the limit.\n";
+  out += "- *Server threads' shares*: each server thread's part of the server's CPU over that step (`/proc/<pid>/task/*/stat`; threads under 2 % left out): how evenly the work spread over the event loops, which is what lets throughput grow where the clients have cores of their own.\n";
   out += "- *2 threads / 1 thread*: the two-thread run's figure over the one-thread run's.\n";
   out += "- The reference (Node.js socket.io) is not run here: its JavaScript (parsing, rooms, every socket write) runs on one thread, ";
   out += "so it saturates one core whatever the machine has, and a pinned run of it would only repeat its one-core figure of the Fan-out section. ";
