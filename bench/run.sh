@@ -37,7 +37,7 @@
 # Fan-out (also the population of latency and scaling):
 #   FANOUT_CONNECTIONS=10000  subscribed clients per server
 #   FANOUT_DEVICES=1000       devices (FANOUT_CONNECTIONS/FANOUT_DEVICES subscribers each)
-#   FANOUT_RATES="1000 2000 4000 8000 12000 16000"  telemetries/s published, one step each;
+#   FANOUT_RATES="1000 2000 4000 8000 12000 16000 20000"  telemetries/s published, one step each;
 #                             stepping stops early once delivered messages/s grow by less than
 #                             10 % from one step to the next, or the publisher sees errors
 #                             (the rates of scaling too)
@@ -69,7 +69,7 @@ SERVERS=${SERVERS:-"kamea node"}
 SCENARIOS=${SCENARIOS:-"idle fanout latency large scaling"}
 FANOUT_CONNECTIONS=${FANOUT_CONNECTIONS:-10000}
 FANOUT_DEVICES=${FANOUT_DEVICES:-1000}
-FANOUT_RATES=${FANOUT_RATES:-"1000 2000 4000 8000 12000 16000"}
+FANOUT_RATES=${FANOUT_RATES:-"1000 2000 4000 8000 12000 16000 20000"}
 FANOUT_STEP=${FANOUT_STEP:-10}
 FANOUT_DRAIN=${FANOUT_DRAIN:-3}
 FANOUT_BATCH=${FANOUT_BATCH:-50}
