@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kamea::engineio {
@@ -88,6 +89,10 @@ public:
     const session_options& options() const { return options_; }
     const boost::asio::any_io_executor& executor() const { return ex_; }
     bool closed() const { return closed_; }
+
+    // P7: one POST at a time. False while another POST's body is still arriving.
+    bool begin_post() { return !std::exchange(post_in_flight_, true); }
+    void end_post() { post_in_flight_ = false; }
     close_reason reason() const { return reason_; }
 
     // The open packet (E8): sent first on either transport; starts the heartbeat.
@@ -166,6 +171,7 @@ private:
     boost::asio::steady_timer upgrade_timer_;
     bool probed_ = false;
     bool noop_next_ = false; // answer the pending GET with a noop (P9)
+    bool post_in_flight_ = false;
 
     bool closed_ = false;
     bool overflowed_ = false;

@@ -287,6 +287,25 @@ asio::awaitable<outcome> poll_post(state& st,
                                    beast::flat_buffer& buffer,
                                    parser_t& p,
                                    const std::shared_ptr<engineio::session>& session) {
+    if (!session->begin_post()) {
+        // P7: a second POST while the first one's body is still arriving ends the session;
+        // the reference answers 400 with no body.
+        session->on_transport_closed(engineio::close_reason::transport_error);
+        auto res = make_response(p, http::status::bad_request, {}, {});
+        st.cors.apply(p.get()[http::field::origin], res);
+        co_return co_await write(stream, std::move(res));
+    }
+    // In flight until the body is read (or the request fails), not while "ok" is written.
+    struct post_guard {
+        engineio::session* s;
+        void release() {
+            if (s != nullptr) {
+                s->end_post();
+                s = nullptr;
+            }
+        }
+        ~post_guard() { release(); }
+    } guard{session.get()};
     if (p.get()[http::field::content_type].starts_with("application/octet-stream")) {
         session->on_transport_closed(engineio::close_reason::parse_error); // P4
         co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
@@ -306,7 +325,11 @@ asio::awaitable<outcome> poll_post(state& st,
             session->on_transport_closed(engineio::close_reason::transport_error); // P8
             co_return outcome::close;
         }
+        if (session->closed()) {
+            co_return outcome::close; // ended while the body arrived (e.g. P7): dropped, as the reference does
+        }
     }
+    guard.release();
     session->on_post(p.get().body());
     auto res = make_response(p, http::status::ok, "text/html", "ok");
     res.set(http::field::cache_control, "no-store");

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import WebSocket from 'ws';
@@ -290,6 +291,42 @@ describe('errors', () => {
         assert.ok(ok.text.split(SEP).includes('1'), `the pending GET ends with a close: ${ok.text}`);
         const res = await request(s.url());
         assert.equal(res.status, 400);
+    });
+
+    test('a second POST while the first one\'s body is still arriving is refused and ends the session (P7)', async () => {
+        const s = await PollingSession.open();
+        // The first POST announces 20 bytes and sends 2 of them: the server waits for the rest.
+        const first = net.connect(server.port, '127.0.0.1');
+        let firstReply = '';
+        first.setEncoding('utf8');
+        first.on('data', (chunk) => {
+            firstReply += chunk;
+        });
+        const firstClosed = new Promise((resolve) => first.on('close', resolve));
+        await new Promise((resolve) => first.once('connect', resolve));
+        const path = new URL(s.url()).pathname + new URL(s.url()).search;
+        first.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain;charset=UTF-8\r\n` +
+            'Content-Length: 20\r\n\r\n40');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+
+        const second = await request(s.url(), { method: 'POST', body: '40' });
+        assert.equal(second.status, 400);
+        assert.equal(second.text, '');
+        const after = await request(s.url());
+        assert.equal(after.status, 400);
+        assert.deepEqual(JSON.parse(after.text), { code: 1, message: 'Session ID unknown' });
+
+        // The first POST's body arrives, for a session that has ended: dropped, never "ok".
+        first.write('x'.repeat(18));
+        await withTimeout(firstClosed, 'the first POST\'s connection closes');
+        assert.doesNotMatch(firstReply, /^HTTP\/1\.1 200/);
+    });
+
+    test('POSTs one after the other on one session are all accepted', async () => {
+        const s = await PollingSession.open();
+        for (const body of ['40', '42["message","a"]', '42["message","b"]']) {
+            assert.equal((await s.post(body)).status, 200, body);
+        }
     });
 
     // Browsers, undici (fetch) and http.Agent reuse connections across requests and sessions.
