@@ -93,6 +93,7 @@ transport::http_server_options public_options(const core::config& cfg) {
     opts.max_connections = cfg.max_connections;
     opts.max_connections_per_ip = cfg.max_connections_per_ip;
     opts.cors_origins = cfg.cors_origins;
+    opts.cookie_name = cfg.cookie;
     opts.conformance = cfg.conformance;
     opts.session.ping_interval = cfg.ping_interval;
     opts.session.ping_timeout = cfg.ping_timeout;

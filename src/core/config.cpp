@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <sstream>
+#include <string_view>
 
 namespace kamea::core {
 namespace {
@@ -66,6 +67,9 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("max-send-queue", c.max_send_queue,
         "Bytes queued for one client before it is disconnected as too slow")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 34));
+    add("cookie", c.cookie,
+        "Name of a cookie set to the session id on the polling handshake, for sticky load "
+        "balancing (empty = none)");
     add("io-uring", c.io_uring,
         "Hand each event loop turn's WebSocket sends to the kernel in one io_uring submission "
         "(false = one send per socket; also the fallback when the kernel refuses io_uring)");
@@ -122,6 +126,13 @@ config parse_config(int argc, const char* const* argv) {
     }
     for (auto& b : ms) {
         *b.target = std::chrono::milliseconds(b.value);
+    }
+    // A cookie name is an HTTP token (RFC 6265 section 4.1.1).
+    for (char ch : c.cookie) {
+        auto u = static_cast<unsigned char>(ch);
+        if (u <= 32 || u >= 127 || std::string_view("()<>@,;:\\\"/[]?={}").find(ch) != std::string_view::npos) {
+            throw config_error("kamea-wss: --cookie: not a valid cookie name: " + c.cookie, 2);
+        }
     }
     for (const auto& o : c.cors_origins) {
         if (o.empty()) {

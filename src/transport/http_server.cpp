@@ -450,6 +450,10 @@ asio::awaitable<outcome> handle_engine(state& st,
     auto res = make_response(p, http::status::ok, "text/plain; charset=UTF-8",
                              session->take_poll_payload());
     res.set(http::field::cache_control, "no-store");
+    if (!st.options.cookie_name.empty()) { // H3: the polling handshake only
+        res.set(http::field::set_cookie,
+                st.options.cookie_name + "=" + session->sid() + "; Path=/; HttpOnly; SameSite=Lax");
+    }
     st.cors.apply(origin, res);
     co_return co_await write(stream, std::move(res));
 }

@@ -34,6 +34,9 @@ struct http_server_options {
     std::size_t max_body = 1000000; // for routes other than the Engine.IO endpoint
     engineio::session_options session;
     std::vector<std::string> cors_origins;
+    // H3: name of the cookie carrying the sid on the polling handshake, for sticky load
+    // balancing (empty = no cookie, the reference's default).
+    std::string cookie_name;
     bool conformance = false; // also serve the raw Engine.IO echo at /engine.io/
     bool engine_endpoints = true; // false for the internal listener: routes only
 };

@@ -1,0 +1,72 @@
+// The sid cookie for sticky load balancing (protocol.md H3): off by default; with --cookie
+// NAME, the polling handshake response sets NAME=<sid>, and nothing else does.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, test } from 'node:test';
+
+import WebSocket from 'ws';
+
+import { SERVER_BIN, closeAllClients, connectedClient, startServer } from './server.mjs';
+
+let withCookie;
+let plain;
+
+before(async () => {
+    [withCookie, plain] = await Promise.all([
+        startServer(['--conformance', '--cookie', 'io']),
+        startServer(['--conformance']),
+    ]);
+});
+
+after(async () => {
+    closeAllClients();
+    await Promise.all([withCookie, plain].map((s) => s?.stop()));
+});
+
+const polling = (server, query = '') => `${server.url}/socket.io/?EIO=4&transport=polling${query}`;
+
+test('with --cookie, the polling handshake sets the sid cookie', async () => {
+    const res = await fetch(polling(withCookie));
+    const body = await res.text();
+    assert.equal(res.status, 200, body);
+    const { sid } = JSON.parse(body.slice(1));
+    assert.equal(res.headers.get('set-cookie'), `io=${sid}; Path=/; HttpOnly; SameSite=Lax`);
+
+    // Only the handshake: later requests of the session set nothing.
+    const post = await fetch(polling(withCookie, `&sid=${sid}`), { method: 'POST', body: '40' });
+    assert.equal(post.status, 200);
+    assert.equal(post.headers.get('set-cookie'), null);
+    const get = await fetch(polling(withCookie, `&sid=${sid}`));
+    assert.equal(get.status, 200);
+    assert.equal(get.headers.get('set-cookie'), null);
+});
+
+test('with --cookie, a WebSocket-first handshake sets no cookie', async () => {
+    const headers = await new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${withCookie.port}/socket.io/?EIO=4&transport=websocket`);
+        ws.on('upgrade', (res) => resolve(res.headers));
+        ws.on('open', () => ws.close());
+        ws.on('error', reject);
+    });
+    assert.equal(headers['set-cookie'], undefined);
+});
+
+test('the stock client connects over polling and upgrades with the cookie set', async () => {
+    const socket = await connectedClient(`${withCookie.url}/`, { transports: ['polling', 'websocket'] });
+    assert.ok(socket.id);
+    socket.disconnect();
+});
+
+test('without --cookie, no cookie is set', async () => {
+    const res = await fetch(polling(plain));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('set-cookie'), null);
+});
+
+test('--cookie refuses a name that is not an HTTP token', () => {
+    const r = spawnSync(SERVER_BIN, ['--public-port', '0', '--internal-port', '0', '--cookie', 'a b'],
+        { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--cookie: not a valid cookie name/);
+});
