@@ -128,9 +128,8 @@ void websocket_connection::on_readable(const boost::system::error_code& wait_ec)
     }
     // Read and process synchronously: the shard's scratch buffer is free again before any
     // other connection of this shard can run.
-    // MSG_DONTWAIT rather than a non-blocking socket: on io_uring, Asio sends on a
-    // non-blocking socket with a syscall of its own instead of queueing the send for the
-    // loop turn's single submission.
+    // MSG_DONTWAIT: this read never blocks, whatever mode the socket is in (the send ring
+    // and Asio's fallback writes share the socket, and its mode is left to Asio).
     ssize_t n = ::recv(socket_.native_handle(), shard_.read_scratch.data(), shard_.read_scratch.size(),
                        MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
