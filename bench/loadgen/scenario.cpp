@@ -42,8 +42,12 @@ std::int64_t unix_ns_now() {
 
 } // namespace
 
-subscribe_scenario::subscribe_scenario(std::size_t devices, std::string tenant)
-    : devices_(devices == 0 ? 1 : devices), tenant_(std::move(tenant)) {}
+subscribe_scenario::subscribe_scenario(std::size_t devices,
+                                       std::string tenant,
+                                       std::size_t first_index,
+                                       std::size_t connections)
+    : devices_(devices == 0 ? 1 : devices), tenant_(std::move(tenant)), first_index_(first_index),
+      last_(connections) {}
 
 void subscribe_scenario::on_connected(client& c) {
     std::string args = R"(["telemetries",{"deviceId":"dev-)";
@@ -98,7 +102,7 @@ void subscribe_scenario::on_event(client& c,
     if (!seq) {
         return;
     }
-    auto& last = last_[c.index()];
+    auto& last = last_.at(c.index() - first_index_);
     if (step < last.step || (step == last.step && *seq <= last.seq)) {
         stats.out_of_order.add();
         return;
@@ -116,7 +120,8 @@ std::unique_ptr<scenario> make_scenario(const options& opts) {
         return std::make_unique<idle_scenario>();
     }
     if (opts.scenario == "subscribe") {
-        return std::make_unique<subscribe_scenario>(opts.devices, opts.tenant);
+        return std::make_unique<subscribe_scenario>(opts.devices, opts.tenant, opts.first_index,
+                                                    opts.connections);
     }
     throw std::invalid_argument("unknown scenario " + opts.scenario);
 }

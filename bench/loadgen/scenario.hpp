@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace kamea::loadgen {
 
@@ -60,7 +60,8 @@ class idle_scenario final : public scenario {};
 // latency is recorded and the per-device order checked.
 class subscribe_scenario final : public scenario {
 public:
-    subscribe_scenario(std::size_t devices, std::string tenant);
+    // Clients first_index .. first_index + connections - 1 of this process.
+    subscribe_scenario(std::size_t devices, std::string tenant, std::size_t first_index, std::size_t connections);
     void on_connected(client& c) override;
     void on_event(client& c, std::string_view args, std::optional<std::uint64_t> ack_id) override;
     void on_ack(client& c, std::uint64_t id, std::string_view args) override;
@@ -72,7 +73,8 @@ private:
     };
     std::size_t devices_;
     std::string tenant_;
-    std::unordered_map<std::size_t, last_seen> last_; // by client index
+    std::size_t first_index_;
+    std::vector<last_seen> last_; // by client index - first_index_ (one slot per client)
 };
 
 std::unique_ptr<scenario> make_scenario(const options& opts);
