@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 
 import {
+    assertStillEchoes,
     client,
     closeAllClients,
     connectedClient,
@@ -30,13 +31,6 @@ after(async () => {
     closeAllClients();
     await server?.stop();
 });
-
-async function bystanderStillEchoes() {
-    assert.equal(bystander.connected, true, 'the other client was disconnected');
-    const echoed = nextEvent(bystander, 'message-back');
-    bystander.emit('message', 'still here');
-    assert.deepEqual(await echoed, ['still here']);
-}
 
 function disconnectReason(socket) {
     return nextEvent(socket, 'disconnect').then(([reason]) => reason);
@@ -64,7 +58,7 @@ describe('max payload', () => {
             socket.emit('message', 'x'.repeat(MAX_PAYLOAD * 2));
             const reason = await gone;
             assert.ok(['transport close', 'transport error'].includes(reason), `reason: ${reason}`);
-            await bystanderStillEchoes();
+            await assertStillEchoes(bystander);
         });
 
         test(`a binary attachment above the limit closes that client (${transport})`, async () => {
@@ -73,7 +67,7 @@ describe('max payload', () => {
             socket.emit('message', Buffer.alloc(MAX_PAYLOAD * 2, 1));
             const reason = await gone;
             assert.ok(['transport close', 'transport error'].includes(reason), `reason: ${reason}`);
-            await bystanderStillEchoes();
+            await assertStillEchoes(bystander);
         });
     }
 
@@ -86,7 +80,7 @@ describe('max payload', () => {
         const gone = disconnectReason(socket);
         socket.emit('message', 'y'.repeat(MAX_PAYLOAD + 1));
         assert.ok(['transport close', 'transport error'].includes(await gone));
-        await bystanderStillEchoes();
+        await assertStillEchoes(bystander);
     });
 
     test('WebSocket: the close code is 1009 (message too big)', async () => {
@@ -97,7 +91,7 @@ describe('max payload', () => {
         ws.send(`4${'z'.repeat(MAX_PAYLOAD + 10)}`);
         const [code] = await closed;
         assert.equal(code, 1009);
-        await bystanderStillEchoes();
+        await assertStillEchoes(bystander);
     });
 
     describe('polling: a POST body above the limit', () => {
@@ -134,7 +128,7 @@ describe('max payload', () => {
         });
 
         test('does not affect other clients', async () => {
-            await bystanderStillEchoes();
+            await assertStillEchoes(bystander);
         });
     });
 });

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
-import { closeAllClients, connectedClient, nextEvent, startServer, withTimeout } from './server.mjs';
+import { assertStillEchoes, closeAllClients, connectedClient, nextEvent, startServer, withTimeout } from './server.mjs';
 
 const MAX_PAYLOAD = 10_000;
 
@@ -23,13 +23,6 @@ after(async () => {
     closeAllClients();
     await server?.stop();
 });
-
-async function bystanderStillEchoes() {
-    assert.equal(bystander.connected, true, 'the bystander was disconnected');
-    const echoed = nextEvent(bystander, 'message-back');
-    bystander.emit('message', 'unaffected');
-    assert.deepEqual(await echoed, ['unaffected']);
-}
 
 // ---------------------------------------------------------------------------------------------
 // A minimal RFC 6455 client over a raw TCP socket, so that it can send what `ws` refuses to.
@@ -327,7 +320,7 @@ describe('malformed WebSocket frames', () => {
             await ws.waitFrames((f) => f.payload.toString().startsWith('40{'), 'CONNECT reply');
             send(ws);
             assert.equal(await ws.closeCode(), code);
-            await bystanderStillEchoes();
+            await assertStillEchoes(bystander);
         });
     }
 });
@@ -368,7 +361,7 @@ describe('invalid Engine.IO / Socket.IO packets over WebSocket', () => {
             }
             await ws.ends();
             assert.ok(!ws.texts().some((t) => t.startsWith('42["message-back"')), 'nothing was echoed');
-            await bystanderStillEchoes();
+            await assertStillEchoes(bystander);
         });
     }
 });
@@ -403,12 +396,12 @@ describe('invalid packets over polling', () => {
                 const text = await res.text();
                 if (res.status === 400) {
                     assert.deepEqual(JSON.parse(text), { code: 1, message: 'Session ID unknown' });
-                    await bystanderStillEchoes();
+                    await assertStillEchoes(bystander);
                     return;
                 }
                 seen.push(...text.split('\x1e'));
                 if (seen.includes('1')) {
-                    await bystanderStillEchoes();
+                    await assertStillEchoes(bystander);
                     return;
                 }
             }

@@ -6,6 +6,7 @@
 // Each test file starts its own server(s), so files can run in parallel.
 // KAMEA_TEST_LOGS=1 copies the servers' log lines to stderr.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -194,6 +195,17 @@ export function nextEvent(emitter, event, ms = STEP_TIMEOUT) {
         `event "${event}"`,
         ms,
     );
+}
+
+/**
+ * Asserts that a client connected to the conformance "/" namespace is still connected and still
+ * echoed: what a test of bad input checks on a bystander, which must not be disturbed.
+ */
+export async function assertStillEchoes(socket, text = 'still here') {
+    assert.equal(socket.connected, true, 'the bystander was disconnected');
+    const echoed = nextEvent(socket, 'message-back');
+    socket.emit('message', text);
+    assert.deepEqual(await echoed, [text]);
 }
 
 /** Emits with an ack and resolves with the ack's arguments. */
