@@ -87,7 +87,6 @@ std::uint32_t send_ring::queue(int fd, const msghdr* msg, std::shared_ptr<send_t
     }
     ::io_uring_sqe_set_data64(sqe, ticket);
     ++unsubmitted_;
-    ++in_flight_;
     sends_.fetch_add(1, std::memory_order_relaxed);
     // A send queued outside a flush turn (e.g. from a completion handler) still goes out
     // this turn: the flush task submits at its end, and this post covers everyone else.
@@ -117,7 +116,6 @@ void send_ring::cancel(std::uint32_t ticket) {
     ::io_uring_prep_cancel64(sqe, ticket, 0);
     ::io_uring_sqe_set_data64(sqe, cancel_tag | ticket);
     ++unsubmitted_;
-    ++in_flight_;
     submit_and_reap();
 }
 
@@ -146,7 +144,6 @@ void send_ring::reap() {
         std::uint64_t data = ::io_uring_cqe_get_data64(cqe);
         int result = cqe->res;
         ::io_uring_cqe_seen(&ring_, cqe);
-        --in_flight_;
         if ((data & cancel_tag) != 0) {
             continue;
         }

@@ -63,7 +63,6 @@ private:
     io_uring ring_{};
     boost::asio::posix::stream_descriptor completions_; // eventfd: completions after a wait
     std::uint64_t eventfd_value_ = 0;
-    std::size_t in_flight_ = 0;
     std::size_t unsubmitted_ = 0;
     // Targets of sends in flight, by ticket (the sqe's user data); free tickets are reused.
     std::vector<std::shared_ptr<send_target>> targets_;

@@ -323,14 +323,14 @@ void websocket_connection::write_through_asio(std::size_t skip) {
     }
     asio::async_write(socket_, buffers,
                       [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                          self->on_write(ec, self->write_queued_);
+                          self->on_write(ec);
                       });
 }
 
 void websocket_connection::on_sent(int result) {
     on_ring_ = false;
     if (result >= 0 && static_cast<std::size_t>(result) == write_bytes_) {
-        on_write({}, write_queued_);
+        on_write({});
         return;
     }
     if (result >= 0 || result == -EAGAIN || result == -EWOULDBLOCK || result == -EINTR) {
@@ -339,29 +339,29 @@ void websocket_connection::on_sent(int result) {
         write_through_asio(result > 0 ? static_cast<std::size_t>(result) : 0);
         return;
     }
-    on_write(boost::system::error_code(-result, boost::system::system_category()), write_queued_);
+    on_write(boost::system::error_code(-result, boost::system::system_category()));
 }
 
-void websocket_connection::on_write(const boost::system::error_code& ec, std::size_t queued_bytes) {
+void websocket_connection::on_write(const boost::system::error_code& ec) {
     if (!ec && !paced_.empty()) {
         // Conformance pacing: let the peer read this frame on its own before the next one.
         if (!pace_timer_) {
             pace_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
         }
         pace_timer_->expires_after(std::chrono::milliseconds(1));
-        pace_timer_->async_wait([self = shared_from_this(), queued_bytes](const boost::system::error_code&) {
+        pace_timer_->async_wait([self = shared_from_this()](const boost::system::error_code&) {
             auto next = self->paced_.front();
             self->paced_.erase(self->paced_.begin());
             asio::async_write(self->socket_, asio::buffer(next),
-                              [self, queued_bytes](const boost::system::error_code& wec, std::size_t) {
-                                  self->on_write(wec, queued_bytes);
+                              [self](const boost::system::error_code& wec, std::size_t) {
+                                  self->on_write(wec);
                               });
         });
         return;
     }
     paced_.clear();
     writing_ = false;
-    session_->on_written(queued_bytes);
+    session_->on_written(write_queued_);
     if (!ec) {
         observe_latency();
     }

@@ -60,7 +60,7 @@ private:
     void write(std::size_t queued_bytes);
     void write_through_asio(std::size_t skip);
     void on_sent(int result) override;
-    void on_write(const boost::system::error_code& ec, std::size_t queued_bytes);
+    void on_write(const boost::system::error_code& ec);
     bool ended() const;
     void send_close_frame();
     void observe_latency();
