@@ -11,10 +11,13 @@
 #include <boost/json/parse.hpp>
 
 #include <charconv>
+#include <cstring>
 
+#include <cerrno>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -60,7 +63,16 @@ bool has_string_sid(std::string_view json) {
 } // namespace
 
 client::client(worker& w, std::size_t index)
-    : worker_(w), index_(index), socket_(w.executor()), decoder_(w.settings().max_message) {}
+    : worker_(w), index_(index), socket_(w.executor()), ended_(w.executor()),
+      decoder_(w.settings().max_message) {}
+
+// Closing the socket also takes it out of the reader's epoll set; the reader itself may be
+// gone already (the worker destroys it before the suspended clients).
+client::~client() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
 
 asio::awaitable<void> client::run() {
     auto result = co_await (establish() || sleep_for(worker_.settings().handshake_timeout));
@@ -68,7 +80,7 @@ asio::awaitable<void> client::run() {
     if (result.index() == 1) {
         end("handshake_timeout");
     } else if (std::get<0>(result)) {
-        co_await read_loop();
+        co_await stay_connected();
     }
     boost::system::error_code ec;
     socket_.close(ec);
@@ -159,24 +171,74 @@ asio::awaitable<bool> client::establish() {
     co_return phase_ == phase::connected;
 }
 
-asio::awaitable<void> client::read_loop() {
-    // Connected, a client reads into its own small buffer with async_read_some rather than
-    // waiting for readability first: Asio re-arms epoll (an epoll_ctl) for every wait, and
-    // without it the load generator spends a fifth less CPU per message in the fan-out, where
-    // its CPU is what limits a 2-core machine.
-    while (phase_ == phase::connected) {
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(inbox_), nothrow);
-        if (ec) {
-            if (ec != asio::error::operation_aborted) {
-                end(ec == asio::error::eof ? "closed_by_server_eof" : "read: " + ec.message());
-            }
-            break;
+asio::awaitable<void> client::stay_connected() {
+    boost::system::error_code ec;
+    fd_ = socket_.release(ec);
+    if (ec) {
+        end("release: " + ec.message());
+        co_return;
+    }
+    if (!worker_.reader().add(fd_, *this)) {
+        end(std::string("epoll_ctl: ") + std::strerror(errno));
+        co_return;
+    }
+    in_reader_ = true;
+    ended_.expires_at(clock_type::time_point::max());
+    co_await ended_.async_wait(nothrow);
+}
+
+// One recv per readiness: the level-triggered reader reports the socket again if more is left.
+void client::on_readable() {
+    if (phase_ == phase::closed) {
+        return;
+    }
+    auto& buf = worker_.scratch();
+    ssize_t n = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            end(std::string("read: ") + std::strerror(errno));
         }
-        worker_.stats().bytes_in.add(n);
-        on_bytes(std::string_view(inbox_.data(), n));
-        if (!co_await flush()) {
-            break;
+        return;
+    }
+    if (n == 0) {
+        end("closed_by_server_eof");
+        return;
+    }
+    worker_.stats().bytes_in.add(static_cast<std::uint64_t>(n));
+    on_bytes(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    if (!waiting_for_room_) {
+        write_pending(); // replies (pongs, a close frame) go out even if the client just ended
+    }
+}
+
+void client::on_writable() {
+    if (phase_ != phase::closed) {
+        write_pending();
+    }
+}
+
+void client::write_pending() {
+    if (out_.empty()) {
+        return;
+    }
+    ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            out_.clear();
+            end(std::string("write: ") + std::strerror(errno));
+            return;
         }
+        n = 0;
+    }
+    worker_.stats().bytes_out.add(static_cast<std::uint64_t>(n));
+    out_.erase(0, static_cast<std::size_t>(n));
+    if (out_.empty() && out_.capacity() > 256) {
+        std::string().swap(out_);
+    }
+    bool wait = !out_.empty();
+    if (wait != waiting_for_room_ && in_reader_) {
+        waiting_for_room_ = wait;
+        worker_.reader().want_write(fd_, *this, wait);
     }
 }
 
@@ -390,6 +452,11 @@ void client::end(std::string reason) {
         ++stats.failures[std::move(reason)];
     }
     phase_ = phase::closed;
+    if (in_reader_) {
+        in_reader_ = false;
+        worker_.reader().remove(fd_);
+        ended_.cancel(); // stay_connected() returns; the coroutine then ends
+    }
 }
 
 } // namespace kamea::loadgen

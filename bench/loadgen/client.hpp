@@ -3,14 +3,16 @@
 // connect from a chosen source address, WebSocket upgrade on
 // `<path>?EIO=4&transport=websocket`, Engine.IO open packet, namespace CONNECT with
 // auth {token}, then heartbeats (server ping `2` -> `3`) and whatever the scenario does.
-// Lives in its coroutine's frame on its worker's thread.
+// Lives in its coroutine's frame on its worker's thread. The handshake runs on Asio; once
+// connected, the socket moves to the worker's reader (reader.hpp), which calls back here.
 
+#include "loadgen/reader.hpp"
 #include "loadgen/ws_codec.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -22,9 +24,12 @@ namespace kamea::loadgen {
 
 class worker;
 
-class client {
+class client final : public reader_client {
 public:
     client(worker& w, std::size_t index);
+    ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
 
     // Runs until the connection ends or the worker stops.
     boost::asio::awaitable<void> run();
@@ -39,7 +44,12 @@ private:
     enum class phase : std::uint8_t { connecting, upgrading, opening, joining, connected, closed };
 
     boost::asio::awaitable<bool> establish();
-    boost::asio::awaitable<void> read_loop();
+    // Hands the socket to the worker's reader and waits until the client ends.
+    boost::asio::awaitable<void> stay_connected();
+    void on_readable() override;
+    void on_writable() override;
+    // Writes what `out_` holds without waiting; the reader reports room for the rest.
+    void write_pending();
     // Waits until readable, then reads what is there into the worker's scratch buffer.
     boost::asio::awaitable<std::pair<std::size_t, boost::system::error_code>> read_available();
     boost::asio::awaitable<bool> flush();
@@ -54,10 +64,13 @@ private:
 
     worker& worker_;
     std::size_t index_;
-    boost::asio::ip::tcp::socket socket_;
+    boost::asio::ip::tcp::socket socket_; // until connected
+    int fd_ = -1;                          // once connected: the socket, taken from Asio
+    bool in_reader_ = false;
+    bool waiting_for_room_ = false;
+    boost::asio::steady_timer ended_; // cancelled when a connected client ends
     frame_decoder decoder_;
     std::string out_;
-    std::array<char, 1024> inbox_; // reads once connected (read_loop)
     std::chrono::steady_clock::time_point started_;
     phase phase_ = phase::connecting;
     bool close_sent_ = false;

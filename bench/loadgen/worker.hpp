@@ -4,6 +4,7 @@
 // Everything it owns is touched only from its thread, except the atomic counters in `stats`
 // (read by the control thread) and stop().
 
+#include "loadgen/reader.hpp"
 #include "loadgen/scenario.hpp"
 #include "loadgen/stats.hpp"
 #include "loadgen/ws_codec.hpp"
@@ -65,6 +66,8 @@ public:
     // no buffer.
     std::array<char, 64 * 1024>& scratch() { return scratch_; }
     void handshake_settled(); // a client was established or failed
+    // Where connected clients read (this worker's thread only).
+    class reader& reader() { return reader_; }
 
 private:
     boost::asio::awaitable<void> launch();
@@ -83,6 +86,8 @@ private:
     // which may still touch the members above.
     boost::asio::io_context ctx_{1};
     boost::asio::steady_timer wake_{ctx_};
+    // Destroyed before ctx_, so before the clients: they close their sockets without it.
+    class reader reader_{ctx_};
 };
 
 } // namespace kamea::loadgen
