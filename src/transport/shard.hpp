@@ -40,6 +40,7 @@ struct shard {
         ctx.destroy_pending_handlers();
         sends.reset(); // the connections whose sends were still in flight go now
         flush_list.clear();
+        flushing.clear();
         sessions.clear();
     }
 
@@ -52,6 +53,7 @@ struct shard {
 
     // WebSockets with something to write, flushed together once per loop turn.
     std::vector<std::shared_ptr<websocket_connection>> flush_list;
+    std::vector<std::shared_ptr<websocket_connection>> flushing; // the turn being flushed
     bool flush_posted = false;
     // Hands the WebSocket sends of a loop turn to the kernel at once (null: no io_uring).
     std::unique_ptr<send_ring> sends;

@@ -26,12 +26,13 @@ std::string control_frame(std::uint8_t opcode, std::string_view payload) {
 
 // The shard's flush task: every connection woken since the last turn starts one write.
 void run_flush(shard& sh) {
-    auto list = std::move(sh.flush_list);
-    sh.flush_list.clear();
+    // Connections woken during this turn go to the other list; both keep their capacity.
+    sh.flush_list.swap(sh.flushing);
     sh.flush_posted = false;
-    for (auto& conn : list) {
+    for (auto& conn : sh.flushing) {
         conn->on_flush_turn();
     }
+    sh.flushing.clear();
     if (sh.sends) {
         sh.sends->submit_and_reap(); // one submission for every send queued above
     }
@@ -407,7 +408,7 @@ void websocket_connection::observe_latency() {
                           std::chrono::steady_clock::now().time_since_epoch())
                           .count();
             }
-            shard_.ingest_to_write.observe(std::chrono::nanoseconds(now - p->stamp_ns));
+            shard_.ingest_to_write.observe_single_writer(std::chrono::nanoseconds(now - p->stamp_ns));
         }
     }
 }
