@@ -2,6 +2,7 @@
 
 #include "core/json_text.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -59,8 +60,11 @@ http_response ingest::handle(const http_request& req) {
                              {{"error", "unsupported_media_type"},
                               {"message", "Content-Type must be application/json"}});
     }
+    // The parsed batch only lives for this call: its nodes come from one arena, sized from the
+    // body, instead of an allocation each (the parse is most of ingestion's cost).
+    boost::json::monotonic_resource arena(req.body().size() * 2 + 1024);
     boost::system::error_code ec;
-    auto value = boost::json::parse(req.body(), ec);
+    auto value = boost::json::parse(req.body(), ec, &arena);
     if (ec) {
         return bad_request(req, "body is not valid JSON", std::nullopt);
     }
