@@ -21,12 +21,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { startStandin } from '../../tools/management-api/server.mjs';
 import { deviceModel } from '../../tools/simulator/simulator.mjs';
+import { killOnExit, readJsonLines } from '../lib/processes.mjs';
 import { CHROMIUM, launchChromium, STEP_TIMEOUT } from './cdp.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -41,24 +41,11 @@ const INGEST_TOKEN = `ingest-${randomBytes(6).toString('hex')}`;
 // ---------------------------------------------------------------------------------------------
 // Child processes that print one JSON object per line on stdout
 
-const children = new Set();
-process.on('exit', () => {
-    for (const child of children) {
-        child.proc.kill('SIGKILL');
-    }
-});
-
 function startProcess(name, command, args) {
     const proc = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const child = { name, proc, lines: [], stderr: '', waiters: new Set(), exit: null };
-    children.add(child);
-    readline.createInterface({ input: proc.stdout }).on('line', (text) => {
-        let line;
-        try {
-            line = JSON.parse(text);
-        } catch {
-            line = { unparsed: text };
-        }
+    killOnExit(proc);
+    readJsonLines(proc.stdout, (line, text) => {
         child.lines.push(line);
         if (process.env.KAMEA_TEST_LOGS) {
             process.stderr.write(`[${name}] ${text}\n`);
@@ -74,7 +61,6 @@ function startProcess(name, command, args) {
     child.exited = new Promise((resolve) => {
         proc.on('close', (code, signal) => {
             child.exit = { code, signal };
-            children.delete(child);
             for (const waiter of child.waiters) {
                 waiter();
             }

@@ -14,9 +14,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 
+import { killOnExit, readJsonLines } from '../lib/processes.mjs';
 import { SERVER_BIN, STEP_TIMEOUT } from './server.mjs';
 import { startKamea, startStandin } from './standin.mjs';
 
@@ -29,17 +29,7 @@ const CONNECTIONS = 40;
 const PER_DEVICE = CONNECTIONS / DEVICES; // client i subscribes to dev-<i mod DEVICES>
 const TOKEN = 'allow-bench'; // allowed by the stand-in, as in bench/run.sh
 
-const running = new Set();
-
-process.on('exit', () => {
-    for (const tool of running) {
-        try {
-            tool.proc.kill('SIGKILL');
-        } catch {
-            // already gone
-        }
-    }
-});
+const running = new Set(); // tools still running, for after()
 
 /** A running bench tool: its stdout kept whole, its stderr lines parsed as JSON. */
 class Tool {
@@ -53,18 +43,13 @@ class Tool {
         this.lines = [];
         this._waiters = new Set();
         running.add(this);
+        killOnExit(this.proc);
         this.proc.stdout.setEncoding('utf8');
         this.proc.stdout.on('data', (c) => {
             this.stdout += c;
         });
-        readline.createInterface({ input: this.proc.stderr }).on('line', (text) => {
+        readJsonLines(this.proc.stderr, (line, text) => {
             this.stderr += `${text}\n`;
-            let line;
-            try {
-                line = JSON.parse(text);
-            } catch {
-                line = { unparsed: text };
-            }
             this.lines.push(line);
             for (const w of this._waiters) {
                 w(line);

@@ -9,10 +9,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { io } from 'socket.io-client';
+
+import { killOnExit, readJsonLines } from '../lib/processes.mjs';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SERVER_BIN = process.env.KAMEA_WSS_BIN
@@ -21,19 +22,6 @@ export const SERVER_BIN = process.env.KAMEA_WSS_BIN
 
 // Long enough for a loaded 2-core machine; only there to fail a hung step, never a timing check.
 export const STEP_TIMEOUT = 10_000;
-
-const running = new Set();
-
-// A test file that crashes or is killed by the runner must not leave servers behind.
-process.on('exit', () => {
-    for (const server of running) {
-        try {
-            server.proc.kill('SIGKILL');
-        } catch {
-            // already gone
-        }
-    }
-});
 
 /**
  * Starts kamea-wss and resolves once its public listener is up.
@@ -55,8 +43,8 @@ export async function startServer(flags = [], { port = 0 } = {}) {
         ...flags,
     ];
     const proc = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    killOnExit(proc); // a test file that crashes must not leave servers behind
     const server = new KameaServer(proc, args);
-    running.add(server);
     try {
         const line = await server.waitForLog(
             (l) => l.event === 'listening' && l.listener === 'public',
@@ -85,13 +73,7 @@ export class KameaServer {
         this.exitSignal = undefined;
         this._waiters = new Set();
 
-        readline.createInterface({ input: proc.stdout }).on('line', (text) => {
-            let line;
-            try {
-                line = JSON.parse(text);
-            } catch {
-                line = { unparsed: text };
-            }
+        readJsonLines(proc.stdout, (line, text) => {
             this.logs.push(line);
             if (process.env.KAMEA_TEST_LOGS) {
                 process.stderr.write(`[kamea-wss:${this.port}] ${text}\n`);
@@ -111,7 +93,6 @@ export class KameaServer {
                 }
                 this.exitCode = code;
                 this.exitSignal = signal;
-                running.delete(this);
                 for (const w of this._waiters) {
                     w(null);
                 }
