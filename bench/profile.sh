@@ -4,7 +4,9 @@
 #   bench/profile.sh                      perf record -g over one publish step
 #   PROFILER=stat bench/profile.sh        perf stat instead (counters only)
 #   PROFILER=strace bench/profile.sh      strace -c: syscall counts over the publish window
-#   PROFILER=callgrind bench/profile.sh   valgrind --tool=callgrind (much slower: lower RATE)
+#   PROFILER=callgrind bench/profile.sh   valgrind --tool=callgrind (much slower: lower RATE),
+#                                         counting only while the publisher runs (instructions
+#                                         per delivered message: callgrind_annotate callgrind.out)
 #
 # Settings (environment): CONNECTIONS (2000), DEVICES (200), RATE telemetries/s (4000),
 # DURATION s (10), BATCH (50), PUB_CONNECTIONS (4), FREQ perf sampling Hz (999),
@@ -61,7 +63,10 @@ iport=$(free_port)
 server=("$OUTDIR/kamea-wss" --public-port "$port" --public-host 127.0.0.1 --internal-port "$iport"
     --management-api-url "http://127.0.0.1:$api_port" --log-level warn)
 if [ "$PROFILER" = callgrind ]; then
-    server=(valgrind --tool=callgrind --callgrind-out-file="$OUTDIR/callgrind.out" "${server[@]}")
+    # Start-up and the subscribers' handshakes are left out: instrumentation is switched on
+    # for the publishing window only (callgrind_control below).
+    server=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUTDIR/callgrind.out"
+        "${server[@]}")
 fi
 "${server[@]}" >"$OUTDIR/server.log" 2>&1 &
 spid=$!
@@ -98,11 +103,17 @@ if [ ${#prof[@]} -gt 0 ]; then
     "${prof[@]}" 2>"$OUTDIR/perf.log" &
     ppid_=$!
 fi
+if [ "$PROFILER" = callgrind ]; then
+    callgrind_control -i on "$spid" >/dev/null
+fi
 "$PUBLISH" --port "$iport" --rate "$RATE" --duration "$DURATION" --devices "$DEVICES" --batch "$BATCH" \
     --step 1 --connections "$PUB_CONNECTIONS" --server-pid "$spid" --timeout $((DURATION + 60)) \
     >"$OUTDIR/publish.json" 2>"$OUTDIR/publish.log" || log "publisher failed: $(tail -2 "$OUTDIR/publish.log")"
 if [ -n "${ppid_:-}" ]; then wait "$ppid_" || true; fi
 sleep 2
+if [ "$PROFILER" = callgrind ]; then
+    callgrind_control -i off "$spid" >/dev/null
+fi
 
 kill -INT "$lg" 2>/dev/null || true
 wait "$lg" || true
