@@ -127,6 +127,7 @@ public:
     // ---- WebSocket (W*) ----
     // The active WebSocket's writer takes everything queued.
     void take_queue(std::vector<wire_ptr>& out);
+    bool has_queued() const { return !queue_.empty(); }
     std::size_t queued_bytes() const { return queued_bytes_; }
     void attach_websocket(transport_link* link) { ws_link_ = link; }
     void detach_websocket(transport_link* link);

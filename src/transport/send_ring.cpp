@@ -87,7 +87,7 @@ std::uint32_t send_ring::queue(int fd, const msghdr* msg, std::shared_ptr<send_t
     }
     ::io_uring_sqe_set_data64(sqe, ticket);
     ++unsubmitted_;
-    sends_.fetch_add(1, std::memory_order_relaxed);
+    ++queued_sends_;
     // A send queued outside a flush turn (e.g. from a completion handler) still goes out
     // this turn: the flush task submits at its end, and this post covers everyone else.
     if (!submit_posted_) {
@@ -124,6 +124,7 @@ void send_ring::submit_and_reap() {
         return; // called from a completion: the loop below picks up what it queued
     }
     reaping_ = true;
+    sends_.store(queued_sends_, std::memory_order_relaxed); // one store per turn, not per send
     while (unsubmitted_ != 0) {
         int n = ::io_uring_submit(&ring_);
         if (n < 0 && n != -EINTR && n != -EAGAIN && n != -EBUSY) {

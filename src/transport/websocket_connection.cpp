@@ -380,7 +380,11 @@ void websocket_connection::on_write(const boost::system::error_code& ec) {
         socket_.cancel(ignored); // ends the readable-wait
         return;
     }
-    flush(); // whatever was queued during the write
+    // Another write only for what came meanwhile: packets, control frames, the end of the
+    // session or of the peer. A fan-out usually leaves none (one message per socket per turn).
+    if ((!probe_ && session_->has_queued()) || !control_.empty() || peer_gone_ || ended()) {
+        flush();
+    }
 }
 
 // E17: a close frame (with the status code of a protocol error, if any), then the end.
