@@ -1,9 +1,11 @@
 // How the service shows itself (contract section 8): health endpoints, Prometheus metrics that
 // move with real traffic, and logs that are one JSON object per line.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { closeAllClients, connectedClient, emitWithAck, nextEvent } from './server.mjs';
+import { closeAllClients, connectedClient, emitWithAck, nextEvent, SERVER_BIN } from './server.mjs';
 import { ingest, startKamea, startStandin } from './standin.mjs';
 
 let api;
@@ -104,6 +106,37 @@ for (const ring of [true, false]) {
         }
     });
 }
+
+// Where io_uring is refused (an old kernel, a container's seccomp profile), the server says so
+// once at start and writes through Asio. The refusal is real to the server: a preloaded library
+// makes liburing's io_uring_queue_init fail (tests/interop/shims/, built next to the server).
+test('where io_uring is refused, the server logs io_uring_unavailable and still delivers', async () => {
+    const shim = path.join(path.dirname(SERVER_BIN), 'tests', 'interop', 'librefuse_io_uring.so');
+    assert.ok(fs.existsSync(shim), `${shim} is missing: build the project first (make build)`);
+    const s = await startKamea(api.url, [], {
+        env: {
+            LD_PRELOAD: shim,
+            // A sanitizer build wants its runtime first; the shim only replaces one function.
+            ASAN_OPTIONS: [process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':'),
+        },
+    });
+    try {
+        const warning = await s.waitForLog((l) => l.event === 'io_uring_unavailable');
+        assert.equal(warning.level, 'warning');
+        assert.equal(s.logs.filter((l) => l.event === 'io_uring_unavailable').length, 1);
+        const socket = await connectedClient(`${s.url}/devices`, { auth: { token: 'allow-ring' }, transports: ['websocket'] });
+        assert.deepEqual(await emitWithAck(socket, 'telemetries', { deviceId: 'ring-2', tenantId: 't' }), [{ status: 'ok' }]);
+        const received = nextEvent(socket, 'telemetries');
+        assert.equal((await ingest(s, [{ deviceId: 'ring-2', tenantId: 't', v: 7 }])).status, 202);
+        assert.deepEqual(await received, [{ deviceId: 'ring-2', tenantId: 't', v: 7 }]);
+        const now = await metrics(s);
+        assert.equal(now.get('kamea_ring_sends_total'), 0);
+        assert.equal(now.get('kamea_ring_submissions_total'), 0);
+        socket.disconnect();
+    } finally {
+        await s.stop();
+    }
+});
 
 test('every log line is one JSON object with time, level and event', async () => {
     assert.ok(server.logs.length > 3);

@@ -27,10 +27,11 @@ export const STEP_TIMEOUT = 10_000;
  * Starts kamea-wss and resolves once its public listener is up.
  *
  * @param {string[]} [flags] extra command-line flags (e.g. ['--conformance'])
- * @param {{port?: number}} [options] port 0 (default) picks a free one
+ * @param {{port?: number, env?: object}} [options] port 0 (default) picks a free one; env is
+ *   added to this process's environment for the server
  * @returns {Promise<KameaServer>}
  */
-export async function startServer(flags = [], { port = 0 } = {}) {
+export async function startServer(flags = [], { port = 0, env = {} } = {}) {
     const args = [
         '--public-host', '127.0.0.1',
         '--public-port', String(port),
@@ -42,7 +43,7 @@ export async function startServer(flags = [], { port = 0 } = {}) {
         ...(flags.includes('--shutdown-grace') ? [] : ['--shutdown-grace', '1000']),
         ...flags,
     ];
-    const proc = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     killOnExit(proc); // a test file that crashes must not leave servers behind
     const server = new KameaServer(proc, args);
     try {

@@ -28,11 +28,11 @@ export const TRANSPORTS = [
  * Starts kamea-wss (through server.mjs) pointed at `apiUrl` (if given) and reads the port of
  * its internal listener from the `listening` log line. Adds `internalPort` and `internalUrl`.
  */
-export async function startKamea(apiUrl, flags = []) {
+export async function startKamea(apiUrl, flags = [], options = {}) {
     const server = await startServer([
         ...(apiUrl ? ['--management-api-url', apiUrl] : []),
         ...flags,
-    ]);
+    ], options);
     const line = await server.waitForLog((l) => l.event === 'listening' && l.listener === 'internal');
     server.internalPort = line.port;
     server.internalUrl = `http://127.0.0.1:${line.port}`;
