@@ -253,16 +253,19 @@ void websocket_connection::flush() {
         socket_.cancel(ignored); // ends the readable-wait: the connection then goes away
         return;
     }
-    if (!probe_ && session_->is_active(this)) {
-        session_->take_queue(batch_);
-    }
-    sending_control_.swap(control_);
-    if (batch_.empty() && sending_control_.empty()) {
+    // Nothing new (the usual case when a write completes after a fan-out: one message per
+    // socket per turn): no queue to take, only the end of the session or link to act on.
+    bool packets = !probe_ && session_->is_active(this) && session_->has_queued();
+    if (!packets && control_.empty()) {
         if (ended()) {
             send_close_frame();
         }
         return;
     }
+    if (packets) {
+        session_->take_queue(batch_);
+    }
+    sending_control_.swap(control_);
     // Binary packets for a base64 client first: the frames below point into converted_.
     std::size_t queued_bytes = 0;
     if (base64_binary_) {
@@ -380,11 +383,7 @@ void websocket_connection::on_write(const boost::system::error_code& ec) {
         socket_.cancel(ignored); // ends the readable-wait
         return;
     }
-    // Another write only for what came meanwhile: packets, control frames, the end of the
-    // session or of the peer. A fan-out usually leaves none (one message per socket per turn).
-    if ((!probe_ && session_->has_queued()) || !control_.empty() || peer_gone_ || ended()) {
-        flush();
-    }
+    flush(); // whatever was queued during the write
 }
 
 // E17: a close frame (with the status code of a protocol error, if any), then the end.
