@@ -38,7 +38,7 @@ public:
     bool add(int fd, reader_client& c);
     // Also wait for room to write (a reply the socket could not take at once), or stop that.
     void want_write(int fd, reader_client& c, bool on);
-    // Must precede closing `fd`, and no callback for it follows.
+    // No callback for `fd` follows (closing it does the same: the set holds no duplicate).
     void remove(int fd);
 
 private:

@@ -82,8 +82,8 @@ private:
     thread_stats stats_;
     mask_source random_;
     std::array<char, 64 * 1024> scratch_{};
-    // Declared last, destroyed first: destroying it destroys the suspended client coroutines,
-    // which may still touch the members above.
+    // Destroyed after the members below and before those above: destroying it destroys the
+    // suspended client coroutines, which may still touch the members above.
     boost::asio::io_context ctx_{1};
     boost::asio::steady_timer wake_{ctx_};
     // Destroyed before ctx_, so before the clients: they close their sockets without it.
