@@ -30,7 +30,10 @@
 #   STEADY=30           seconds to hold the connections once all are established (> pingInterval
 #                       25 s, so every connection has answered a heartbeat before RSS is read);
 #                       idle and large
-#   SERVERS="kamea node"  which servers, in this order
+#   SERVERS="kamea node floor"  which servers, in this order; floor and floor-epoll are the bare
+#                       fan-out server of bench/floor (io_uring or one send per recipient), which
+#                       gives the floor of CPU per message for fanout and latency (skipped in
+#                       idle and large)
 #   BUILD=build         CMake build directory (binaries: $BUILD/kamea-wss, $BUILD/bench/kamea-loadgen)
 #   OUT=docs/performance.md   the report (plots are drawn beside it);
 #                       RESULTS=bench/results/<time> keeps the raw data
@@ -65,7 +68,7 @@ CONNECTIONS=${CONNECTIONS:-10000}
 LOADGEN_PROCS=${LOADGEN_PROCS:-2}
 CONCURRENCY=${CONCURRENCY:-200}
 STEADY=${STEADY:-30}
-SERVERS=${SERVERS:-"kamea node"}
+SERVERS=${SERVERS:-"kamea node floor"}
 SCENARIOS=${SCENARIOS:-"idle fanout latency large scaling"}
 FANOUT_CONNECTIONS=${FANOUT_CONNECTIONS:-10000}
 FANOUT_DEVICES=${FANOUT_DEVICES:-1000}
@@ -87,6 +90,7 @@ RESULTS=${RESULTS:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 KAMEA=$BUILD/kamea-wss
 LOADGEN=$BUILD/bench/kamea-loadgen
 PUBLISH=$BUILD/bench/kamea-publish
+FLOOR=$BUILD/bench/kamea-floor
 REFERENCE=bench/reference
 STANDIN=tools/management-api/server.mjs
 
@@ -100,14 +104,14 @@ for scenario in $SCENARIOS; do
     case $scenario in idle | fanout | latency | large | scaling) ;; *) die "unknown scenario $scenario (idle fanout latency large scaling)" ;; esac
 done
 for server in $SERVERS; do
-    case $server in kamea | node) ;; *) die "unknown server $server (kamea node)" ;; esac
+    case $server in kamea | node | floor | floor-epoll) ;; *) die "unknown server $server (kamea node floor floor-epoll)" ;; esac
 done
 [ -x "$KAMEA" ] || die "$KAMEA missing: run 'make build' first"
 # The report draws the fan-out plots (docs/perf-fanout-*.png) with gnuplot; without it the page
 # is still written and the previous plots are left as they were.
 command -v gnuplot >/dev/null || log "warning: gnuplot missing (apt-get install gnuplot-nox): the fan-out plots will not be redrawn"
-if [ ! -x "$LOADGEN" ] || [ ! -x "$PUBLISH" ]; then
-    cmake --build "$BUILD" --target kamea-loadgen kamea-publish
+if [ ! -x "$LOADGEN" ] || [ ! -x "$PUBLISH" ] || [ ! -x "$FLOOR" ]; then
+    cmake --build "$BUILD" --target kamea-loadgen kamea-publish kamea-floor
 fi
 command -v node >/dev/null || die "node is needed for the reference server and the report"
 if has_server node && { [ ! -d "$REFERENCE/node_modules" ] ||
@@ -239,6 +243,11 @@ start_server() {
         cmd+=(node "$REFERENCE/server.mjs" --port "$port" --host 127.0.0.1)
         [ -z "$internal" ] || cmd+=(--internal-port "$internal")
         [ -z "$api_url" ] || cmd+=(--management-api-url "$api_url")
+        ;;
+    floor | floor-epoll)
+        # No Management API: it acks every subscription itself.
+        cmd+=("$FLOOR" --port "$port" --host 127.0.0.1 --send "$([ "$name" = floor ] && echo uring || echo epoll)")
+        [ -z "$internal" ] || cmd+=(--internal-port "$internal")
         ;;
     *) die "unknown server $name" ;;
     esac
@@ -432,6 +441,7 @@ for scenario in $SCENARIOS; do
         ;;
     esac
     for server in $SERVERS; do
+        case $scenario/$server in idle/floor* | large/floor*) continue ;; esac # it only fans out
         case $scenario in
         idle) run_hold "$server" "$server" "$CONNECTIONS" "$procs" ;;
         fanout) run_fanout "$server" "fanout/$server" "$FANOUT_RATES" "$FANOUT_STEP" ;;

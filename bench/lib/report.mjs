@@ -89,9 +89,13 @@ function summarizeHold(dir) {
   };
 }
 
-const idle = runDirs(resultsDir, "run.json").map(summarizeHold);
-const large = runDirs(path.join(resultsDir, "large"), "run.json").map(summarizeHold);
-const fanoutRuns = (sub) => runDirs(path.join(resultsDir, sub), "fanout-run.json").map(summarizeFanout);
+// kamea-wss, then the reference, then the floors (run.sh's SERVERS order may differ).
+const serverOrder = ["kamea", "node", "floor", "floor-epoll"];
+const rank = (s) => (serverOrder.includes(s.name) ? serverOrder.indexOf(s.name) : serverOrder.length);
+const inOrder = (list) => [...list].sort((a, b) => rank(a) - rank(b)); // stable: scaling keeps its runs' order
+const idle = inOrder(runDirs(resultsDir, "run.json").map(summarizeHold));
+const large = inOrder(runDirs(path.join(resultsDir, "large"), "run.json").map(summarizeHold));
+const fanoutRuns = (sub) => inOrder(runDirs(path.join(resultsDir, sub), "fanout-run.json").map(summarizeFanout));
 const fanout = fanoutRuns("fanout");
 const latency = fanoutRuns("latency");
 const scaling = fanoutRuns("scaling");
@@ -127,7 +131,12 @@ const machine = {
 const f = (v, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : "n/a");
 const int = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "n/a");
 const pct = (share) => (Number.isFinite(share) ? `${f(100 * share, 0)} %` : "n/a");
-const label = { kamea: "kamea-wss", node: "Node.js socket.io (reference)" };
+const label = {
+  kamea: "kamea-wss",
+  node: "Node.js socket.io (reference)",
+  floor: "floor: bare server, io_uring (bench/floor)",
+  "floor-epoll": "floor: bare server, a send per recipient (bench/floor)",
+};
 const nameOf = (s) => label[s.name] ?? s.name;
 const ratioCell = (r) => (Number.isFinite(r) && r > 0 ? ` ${f(r, r < 10 ? 2 : 1)}× |` : " |");
 const verdict = (ok) => (ok ? "met" : "not met");
@@ -415,6 +424,7 @@ function fanoutSection() {
     out += `- p99 latency at about 20,000 messages/s ≤ 5 ms: **${f(k20.p99_ms, 1)} ms** at ${int(k20.out_rate)} messages/s (a ${fk.run.step_s} s step; the Latency section holds that rate longer) — `;
     out += nearTarget(k20.out_rate) ? `${verdict(k20.p99_ms <= 5)}.\n` : "no verdict: no step near that load.\n";
     out += `- Connect+subscribe ≥ 5× the reference's rate: **${f(subRatio, 2)}×** — ${verdict(subRatio >= 5)}.\n`;
+    out += floorSentence(fk, fn, fanout.find((s) => s.name === "floor"));
   }
   out += "\n### Where the limit was (measured at each server's last step)\n\n" + limitList(fanout) + "\n";
   out += stepDefinitions();
@@ -424,6 +434,20 @@ function fanoutSection() {
   out += problemsList(fanout, fanoutProblem, describeFanoutProblem);
   out += machineAndCommand(commandBlocks(fanout));
   out += "Raw results: `bench/results/<time>/fanout/<server>/` (`loadgen-*.json|log`, `publish-<step>.json`), not committed.\n\n";
+  return out;
+}
+
+// How far the CPU target is from what the bare server of bench/floor spends at the same rates.
+function floorSentence(fk, fn, fl) {
+  if (!fl) return "";
+  const rows = fk.steps
+    .map((a) => [a, fn.steps.find((x) => x.target_rate === a.target_rate), fl.steps.find((x) => x.target_rate === a.target_rate)])
+    .filter(([, b, c]) => b && c);
+  if (!rows.length) return "";
+  let out = "- The floor, `bench/floor` (one thread writing pre-built frames through io_uring, no checks), at the same rates: ";
+  out += `**${rows.map(([, , c]) => f(c.server_cpu_us_per_msg, 1)).join(", ")} µs** per message, against kamea-wss's ${rows.map(([a]) => f(a.server_cpu_us_per_msg, 1)).join(", ")}; `;
+  out += `the reference spends ${rows.map(([, b, c]) => f(b.server_cpu_us_per_msg / c.server_cpu_us_per_msg, 2) + "×").join(", ")} the floor's, `;
+  out += "so where that ratio is under 4×, a quarter of the reference's CPU is less than a server that does nothing but send spends here.\n";
   return out;
 }
 
@@ -491,6 +515,11 @@ function latencySection() {
     out += `- p99 latency at 20,000 messages/s ≤ 5 ms: **${f(s.p99_ms, 2)} ms** at ${int(s.out_rate)} delivered messages/s for ${lk.run.step_s} s`;
     out += `${ln ? ` (the reference: ${f(step(ln).p99_ms, 2)} ms)` : ""} — `;
     out += nearTarget(s.out_rate) ? `${verdict(s.p99_ms <= 5)}.\n` : "no verdict: not the target's load (LATENCY_RATE × subscribers per device should be 20,000).\n";
+    const fl = latency.find((x) => x.name === "floor");
+    if (fl && fl.steps[0]) {
+      out += `- The floor, \`bench/floor\` (one thread writing pre-built frames through io_uring), under the same load: p50 ${f(step(fl).p50_ms, 2)} ms, `;
+      out += `p99 **${f(step(fl).p99_ms, 2)} ms**, p99.9 ${f(step(fl).p999_ms, 2)} ms, ${f(step(fl).server_cpu_us_per_msg, 1)} µs of server CPU per message.\n`;
+    }
   }
   out += "\n";
   out += problemsList(latency, fanoutProblem, describeFanoutProblem);

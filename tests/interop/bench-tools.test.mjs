@@ -7,6 +7,9 @@
 // gaps, and with a fast server heartbeat the load generator must answer the pings and keep
 // every connection.
 //
+// kamea-floor, the bare fan-out server that gives `make bench` its floor of CPU per message, is
+// checked the same way with both of its send paths, and must count every send and no error.
+//
 // The tools sit next to the server under test: $(dirname $KAMEA_WSS_BIN)/bench/ (default
 // build/bench/), built by `make build`. A missing tool fails the test.
 
@@ -23,6 +26,7 @@ import { startKamea, startStandin } from './standin.mjs';
 const BENCH_DIR = path.join(path.dirname(SERVER_BIN), 'bench');
 const LOADGEN = path.join(BENCH_DIR, 'kamea-loadgen');
 const PUBLISH = path.join(BENCH_DIR, 'kamea-publish');
+const FLOOR = path.join(BENCH_DIR, 'kamea-floor');
 
 const DEVICES = 4;
 const CONNECTIONS = 40;
@@ -131,6 +135,33 @@ class Tool {
     }
 }
 
+/**
+ * Starts kamea-floor on free ports; resolves with {port, internalPort, proc, stop}, where stop()
+ * ends it with SIGTERM (as bench/run.sh does) and resolves with its counters.
+ */
+async function startFloor(send) {
+    const floor = new Tool(FLOOR, ['--host', '127.0.0.1', '--port', 0, '--internal-port', 0, '--send', send]);
+    const deadline = Date.now() + STEP_TIMEOUT;
+    while (!floor.stdout.includes('\n')) {
+        assert.ok(floor.exit === undefined && Date.now() < deadline,
+            `kamea-floor did not start: ${floor.stdout} ${floor.stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const { listening, internal } = JSON.parse(floor.stdout.split('\n')[0]);
+    assert.ok(listening > 0 && internal > 0, floor.stdout);
+    return {
+        port: listening,
+        internalPort: internal,
+        proc: floor.proc,
+        async stop() {
+            floor.proc.kill('SIGTERM');
+            const exit = await floor.exited;
+            assert.deepEqual(exit, { code: 0, signal: null }, `kamea-floor: ${floor.stderr}`);
+            return JSON.parse(floor.stdout.trim().split('\n').at(-1));
+        },
+    };
+}
+
 /** Runs kamea-publish to the end and checks that every telemetry it sent was accepted. */
 async function publish(server, { rate, duration, step }) {
     const pub = new Tool(PUBLISH, [
@@ -181,12 +212,12 @@ let api;
 const servers = [];
 
 before(async () => {
-    for (const bin of [LOADGEN, PUBLISH]) {
+    for (const bin of [LOADGEN, PUBLISH, FLOOR]) {
         try {
             fs.accessSync(bin, fs.constants.X_OK);
         } catch {
             assert.fail(`${bin} is missing or not executable: build it with \`make build\` ` +
-                `(or ninja -C ${path.dirname(BENCH_DIR)} kamea-loadgen kamea-publish)`);
+                `(or ninja -C ${path.dirname(BENCH_DIR)} kamea-loadgen kamea-publish kamea-floor)`);
         }
     }
     api = await startStandin();
@@ -200,63 +231,90 @@ after(async () => {
     await api?.close();
 });
 
-describe('bench tools (kamea-loadgen, kamea-publish)', () => {
+/**
+ * Subscribes CONNECTIONS clients through kamea-loadgen to `server` ({port, internalPort, proc}),
+ * publishes two steps with kamea-publish, and checks that each subscriber received every
+ * telemetry of its device once, in order. Returns the number of messages delivered.
+ */
+async function checkFanOut(server) {
+    // As bench/run.sh starts them, but with frequent progress lines to poll.
+    const lg = new Tool(LOADGEN, [
+        '--port', server.port,
+        '--scenario', 'subscribe',
+        '--devices', DEVICES,
+        '--token', TOKEN,
+        '--connections', CONNECTIONS,
+        '--source', '127.0.0.2,127.0.0.3',
+        '--hold', 0,
+        '--progress-interval', 100,
+        '--server-pid', server.proc.pid,
+        '--label', 'interop',
+    ]);
+    const ready = await lg.waitForLine((l) => l.event === 'ready', '"event":"ready"');
+    assert.equal(ready.established, CONNECTIONS, JSON.stringify(ready));
+    assert.equal(ready.failed, 0, JSON.stringify(ready));
+    assert.equal(ready.subscribed, CONNECTIONS, JSON.stringify(ready));
+    assert.equal(ready.subscribe_errors, 0, JSON.stringify(ready));
+
+    // Two steps, as the fan-out steps up: the sequence numbers start again at 0 in step 2.
+    const pub1 = await publish(server, { rate: 200, duration: 1, step: 1 });
+    const pub2 = await publish(server, { rate: 400, duration: 0.5, step: 2 });
+    const expected = (pub1.accepted + pub2.accepted) * PER_DEVICE;
+
+    await lg.waitForLine((l) => l.event === 'progress' && l.telemetries >= expected,
+        `${expected} telemetries received`);
+    // A little longer, so that a duplicate delivery would be counted too.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const report = await lg.interrupt();
+    const context = JSON.stringify(report);
+
+    assertAllOpen(report);
+    assert.equal(report.scenario, 'subscribe', context);
+    assert.equal(report.label, 'interop', context);
+    assert.deepEqual(report.subscribe.ok, CONNECTIONS, context);
+    assert.equal(report.subscribe.errors, 0, context);
+    assert.deepEqual(report.subscribe.error_kinds, {}, context);
+    assert.equal(report.telemetries.received, expected, context);
+    assert.equal(report.telemetries.out_of_order, 0, context);
+    assert.equal(report.telemetries.gaps, 0, context);
+    assert.deepEqual(report.telemetries.other_events, {}, context);
+    assert.equal(report.telemetries.latency.count, expected, context);
+    assert.deepEqual(Object.keys(report.telemetries.by_step).sort(), ['1', '2'], context);
+    assert.equal(report.telemetries.by_step['1'].received, pub1.accepted * PER_DEVICE, context);
+    assert.equal(report.telemetries.by_step['2'].received, pub2.accepted * PER_DEVICE, context);
+    assert.equal(report.traffic.events, expected, context);
+    assert.equal(report.traffic.acks, CONNECTIONS, context);
+    // The /proc samples of the server that bench/run.sh relies on.
+    assert.equal(report.server.pid, server.proc.pid, context);
+    assert.equal(report.server.gone, false, context);
+    assert.ok(report.server.ready.rss_kib > 0 && report.server.end.rss_kib > 0, context);
+    return expected;
+}
+
+describe('bench tools (kamea-loadgen, kamea-publish, kamea-floor)', () => {
     test('subscribe fan-out: every telemetry accepted and delivered once per subscriber, in order', { timeout: 60_000 }, async () => {
         const server = await startKamea(api.url);
         servers.push(server);
 
-        // As bench/run.sh starts them, but with frequent progress lines to poll.
-        const lg = new Tool(LOADGEN, [
-            '--port', server.port,
-            '--scenario', 'subscribe',
-            '--devices', DEVICES,
-            '--token', TOKEN,
-            '--connections', CONNECTIONS,
-            '--source', '127.0.0.2,127.0.0.3',
-            '--hold', 0,
-            '--progress-interval', 100,
-            '--server-pid', server.proc.pid,
-            '--label', 'interop',
-        ]);
-        const ready = await lg.waitForLine((l) => l.event === 'ready', '"event":"ready"');
-        assert.equal(ready.established, CONNECTIONS, JSON.stringify(ready));
-        assert.equal(ready.failed, 0, JSON.stringify(ready));
-        assert.equal(ready.subscribed, CONNECTIONS, JSON.stringify(ready));
-        assert.equal(ready.subscribe_errors, 0, JSON.stringify(ready));
-
-        // Two steps, as the fan-out steps up: the sequence numbers start again at 0 in step 2.
-        const pub1 = await publish(server, { rate: 200, duration: 1, step: 1 });
-        const pub2 = await publish(server, { rate: 400, duration: 0.5, step: 2 });
-        const expected = (pub1.accepted + pub2.accepted) * PER_DEVICE;
-
-        await lg.waitForLine((l) => l.event === 'progress' && l.telemetries >= expected,
-            `${expected} telemetries received`);
-        // A little longer, so that a duplicate delivery would be counted too.
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        const report = await lg.interrupt();
-        const context = JSON.stringify(report);
-
-        assertAllOpen(report);
-        assert.equal(report.scenario, 'subscribe', context);
-        assert.equal(report.label, 'interop', context);
-        assert.deepEqual(report.subscribe.ok, CONNECTIONS, context);
-        assert.equal(report.subscribe.errors, 0, context);
-        assert.deepEqual(report.subscribe.error_kinds, {}, context);
-        assert.equal(report.telemetries.received, expected, context);
-        assert.equal(report.telemetries.out_of_order, 0, context);
-        assert.equal(report.telemetries.gaps, 0, context);
-        assert.deepEqual(report.telemetries.other_events, {}, context);
-        assert.equal(report.telemetries.latency.count, expected, context);
-        assert.deepEqual(Object.keys(report.telemetries.by_step).sort(), ['1', '2'], context);
-        assert.equal(report.telemetries.by_step['1'].received, pub1.accepted * PER_DEVICE, context);
-        assert.equal(report.telemetries.by_step['2'].received, pub2.accepted * PER_DEVICE, context);
-        assert.equal(report.traffic.events, expected, context);
-        assert.equal(report.traffic.acks, CONNECTIONS, context);
-        // The /proc samples of the server that bench/run.sh relies on.
-        assert.equal(report.server.pid, server.proc.pid, context);
-        assert.equal(report.server.gone, false, context);
-        assert.ok(report.server.ready.rss_kib > 0 && report.server.end.rss_kib > 0, context);
+        await checkFanOut(server);
     });
+
+    for (const send of ['uring', 'epoll']) {
+        test(`kamea-floor --send ${send}: the same fan-out, every send counted and none failed`, { timeout: 60_000 }, async () => {
+            const floor = await startFloor(send); // a Tool: after() kills it if a check fails
+            const delivered = await checkFanOut(floor);
+            const counters = await floor.stop();
+            const context = JSON.stringify(counters);
+            assert.equal(counters.subscriptions, CONNECTIONS, context);
+            assert.equal(counters.sends, delivered, context);
+            assert.equal(counters.send_errors, 0, context);
+            if (send === 'uring') {
+                assert.ok(counters.submissions > 0 && counters.submissions <= counters.requests, context);
+            } else {
+                assert.equal(counters.submissions, 0, context);
+            }
+        });
+    }
 
     test('a fast server heartbeat: the pings are answered and no connection is dropped', { timeout: 60_000 }, async () => {
         // A client that never answered would be dropped 300 + 1000 ms after connecting, well
