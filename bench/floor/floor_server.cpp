@@ -1,419 +1,93 @@
 #include "floor/floor_server.hpp"
 
-#include "core/json_text.hpp"
-#include "loadgen/ws_handshake.hpp"
+#include "floor/floor_loop.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 namespace kamea::floor {
 
-namespace {
-
-constexpr std::size_t max_buffered = 1 << 20;
-constexpr std::string_view nsp_prefix = "/devices,";
-
-[[noreturn]] void fail(const char* what) {
-    throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+counters& counters::operator+=(const counters& o) {
+    connections += o.connections;
+    subscriptions += o.subscriptions;
+    requests += o.requests;
+    telemetries += o.telemetries;
+    sends += o.sends;
+    send_errors += o.send_errors;
+    submissions += o.submissions;
+    return *this;
 }
 
-// The value of a header line in an HTTP head, compared without case on the name.
-std::string_view header_value(std::string_view head, std::string_view name) {
-    std::size_t pos = head.find("\r\n");
-    while (pos != std::string_view::npos && pos + 2 < head.size()) {
-        pos += 2;
-        auto eol = head.find("\r\n", pos);
-        std::string_view line = head.substr(pos, eol - pos);
-        auto colon = line.find(':');
-        if (colon == name.size() &&
-            std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
-                return a == (b | 0x20) || a == b;
-            })) {
-            std::string_view v = line.substr(colon + 1);
-            while (!v.empty() && v.front() == ' ') {
-                v.remove_prefix(1);
-            }
-            return v;
-        }
-        pos = eol;
-    }
-    return {};
-}
-
-// A server-to-client (unmasked) text frame around `payload`.
-std::string text_frame(std::string_view payload) {
-    std::string out;
-    out.reserve(payload.size() + 4);
-    out += static_cast<char>(0x81);
-    if (payload.size() < 126) {
-        out += static_cast<char>(payload.size());
-    } else {
-        out += static_cast<char>(126);
-        out += static_cast<char>(payload.size() >> 8);
-        out += static_cast<char>(payload.size() & 0xff);
-    }
-    out += payload;
-    return out;
-}
-
-// The string after `"deviceId":"` up to the next quote (the publisher writes no escapes).
-std::string_view device_of(std::string_view object) {
-    constexpr std::string_view key = R"("deviceId":")";
-    auto at = object.find(key);
-    if (at == std::string_view::npos) {
-        return {};
-    }
-    auto start = at + key.size();
-    auto end = object.find('"', start);
-    return end == std::string_view::npos ? std::string_view{} : object.substr(start, end - start);
-}
-
-} // namespace
-
-int floor_server::listen_on(std::uint16_t port, std::uint16_t& bound) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        fail("socket");
-    }
-    listen_fds_.push_back(fd);
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    if (::inet_pton(AF_INET, settings_.host.c_str(), &addr.sin_addr) != 1) {
-        throw std::runtime_error("--host must be an IPv4 address");
-    }
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd, 4096) != 0) {
-        fail("bind/listen");
-    }
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    bound = ntohs(addr.sin_port);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
-    return fd;
-}
-
-floor_server::floor_server(settings s) : settings_(std::move(s)) {
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+floor_server::floor_server(settings s) {
+    // Blocked before any thread starts, so that every thread inherits the mask and run() takes
+    // the signal with sigwait.
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
-    ::sigprocmask(SIG_BLOCK, &mask, nullptr);
-    signal_fd_ = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (epoll_fd_ < 0 || signal_fd_ < 0) {
-        fail("epoll/signalfd");
+    ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (stop_fd_ < 0) {
+        throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
     }
-    listen_on(settings_.port, port_);
-    if (settings_.internal_port) {
-        listen_on(*settings_.internal_port, internal_port_);
-    }
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = signal_fd_;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev);
-
-    if (settings_.path == send_path::uring) {
-        int rc = ::io_uring_queue_init(settings_.ring_entries, &ring_, 0);
-        if (rc != 0) {
-            errno = -rc;
-            fail("io_uring_queue_init");
+    // The first loop picks the free ports; the others listen on the same ones (SO_REUSEPORT).
+    std::uint16_t port = s.port;
+    std::optional<std::uint16_t> internal = s.internal_port;
+    for (unsigned i = 0; i < std::max(1U, s.threads); ++i) {
+        loops_.push_back(std::make_unique<floor_loop>(s, port, internal, stop_fd_));
+        port = loops_.front()->port();
+        if (internal) {
+            internal = loops_.front()->internal_port();
         }
-        ring_ready_ = true;
-        completions_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        ::io_uring_register_eventfd_async(&ring_, completions_fd_);
-        ev.data.fd = completions_fd_;
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, completions_fd_, &ev);
+    }
+    port_ = loops_.front()->port();
+    internal_port_ = loops_.front()->internal_port();
+    for (auto& loop : loops_) {
+        std::vector<floor_loop*> peers;
+        for (auto& other : loops_) {
+            if (other != loop) {
+                peers.push_back(other.get());
+            }
+        }
+        loop->set_peers(std::move(peers));
     }
 }
 
 floor_server::~floor_server() {
-    for (auto& [fd, c] : connections_) {
-        ::close(fd);
-    }
-    if (ring_ready_) {
-        ::io_uring_queue_exit(&ring_);
-    }
-    for (int fd : listen_fds_) {
-        ::close(fd);
-    }
-    for (int fd : {epoll_fd_, signal_fd_, completions_fd_}) {
-        if (fd >= 0) {
-            ::close(fd);
-        }
-    }
+    loops_.clear();
+    ::close(stop_fd_);
 }
 
 void floor_server::run() {
-    std::array<epoll_event, 256> events{};
-    for (;;) {
-        int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), -1);
-        if (n < 0 && errno != EINTR) {
-            fail("epoll_wait");
-        }
-        for (int i = 0; i < n; ++i) {
-            int fd = events[static_cast<std::size_t>(i)].data.fd;
-            if (fd == signal_fd_) {
-                return;
-            }
-            if (std::find(listen_fds_.begin(), listen_fds_.end(), fd) != listen_fds_.end()) {
-                accept_all(fd);
-            } else if (fd == completions_fd_) {
-                std::uint64_t ignored = 0;
-                (void)!::read(completions_fd_, &ignored, sizeof ignored);
-            } else if (auto it = connections_.find(fd); it != connections_.end()) {
-                on_readable(it->second);
-            }
-        }
-        if (ring_ready_) {
-            submit_and_reap(); // one submission for every send of this turn
-        }
+    std::vector<std::thread> threads;
+    for (auto& loop : loops_) {
+        threads.emplace_back([l = loop.get()] { l->run(); });
+    }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    int sig = 0;
+    ::sigwait(&mask, &sig);
+    std::uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof one); // stays readable: every loop sees it
+    for (auto& t : threads) {
+        t.join();
     }
 }
 
-void floor_server::accept_all(int listen_fd) {
-    for (;;) {
-        int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            return; // EAGAIN, or out of descriptors: the backlog keeps the rest
-        }
-        int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.fd = fd;
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
-        connections_[fd].fd = fd;
-        ++stats_.connections;
+counters floor_server::stats() const {
+    counters all;
+    for (const auto& loop : loops_) {
+        all += loop->stats();
     }
-}
-
-void floor_server::on_readable(connection& c) {
-    std::array<char, 16384> buf{};
-    ssize_t n = ::recv(c.fd, buf.data(), buf.size(), 0);
-    if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            return;
-        }
-        close(c);
-        return;
-    }
-    c.in.append(buf.data(), static_cast<std::size_t>(n));
-    bool keep = c.websocket ? on_frames(c) : on_http(c);
-    if (!keep || c.in.size() > max_buffered) {
-        close(c);
-    }
-}
-
-bool floor_server::on_http(connection& c) {
-    for (;;) {
-        auto end = c.in.find("\r\n\r\n");
-        if (end == std::string::npos) {
-            return true;
-        }
-        std::string_view head(c.in.data(), end + 4);
-        if (head.starts_with("GET ")) {
-            std::string accept = loadgen::websocket_accept(header_value(head, "sec-websocket-key"));
-            std::string reply = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                                "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-                                accept + "\r\n\r\n";
-            reply += text_frame(R"(0{"sid":"floor)" + std::to_string(c.fd) +
-                                R"(","upgrades":[],"pingInterval":3600000,"pingTimeout":20000,"maxPayload":1000000})");
-            (void)!::send(c.fd, reply.data(), reply.size(), MSG_NOSIGNAL);
-            c.in.erase(0, end + 4);
-            c.websocket = true;
-            return on_frames(c);
-        }
-        if (!head.starts_with("POST ")) {
-            return false;
-        }
-        std::string_view length = header_value(head, "content-length");
-        std::size_t body_size = std::strtoull(std::string(length).c_str(), nullptr, 10);
-        if (c.in.size() < end + 4 + body_size) {
-            return true;
-        }
-        std::size_t accepted = ingest(std::string_view(c.in).substr(end + 4, body_size));
-        // The answer goes out once the deliveries are queued, as in kamea-wss.
-        std::string answer = R"({"accepted":)" + std::to_string(accepted) + "}";
-        std::string reply = "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
-                            "Content-Length: " +
-                            std::to_string(answer.size()) + "\r\n\r\n" + answer;
-        (void)!::send(c.fd, reply.data(), reply.size(), MSG_NOSIGNAL);
-        c.in.erase(0, end + 4 + body_size);
-    }
-}
-
-std::size_t floor_server::ingest(std::string_view body) {
-    ++stats_.requests;
-    auto elements = core::split_array_elements(body);
-    for (std::string_view element : elements) {
-        ++stats_.telemetries;
-        auto room = rooms_.find(std::string(device_of(element)));
-        if (room == rooms_.end() || room->second.empty()) {
-            continue;
-        }
-        std::string payload = R"(42/devices,["telemetries",)";
-        payload += element;
-        payload += ']';
-        deliver(new frame{text_frame(payload), 0}, room->second);
-    }
-    return elements.size();
-}
-
-void floor_server::deliver(frame* f, const std::vector<int>& recipients) {
-    if (settings_.path == send_path::epoll) {
-        for (int fd : recipients) {
-            ssize_t n = ::send(fd, f->bytes.data(), f->bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            ++stats_.sends;
-            if (n != static_cast<ssize_t>(f->bytes.size())) {
-                ++stats_.send_errors; // a full socket buffer: not expected at these rates
-            }
-        }
-        delete f;
-        return;
-    }
-    for (int fd : recipients) {
-        io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-        while (sqe == nullptr) {
-            submit_and_reap();
-            sqe = ::io_uring_get_sqe(&ring_);
-        }
-        ::io_uring_prep_send(sqe, fd, f->bytes.data(), f->bytes.size(),
-                             MSG_NOSIGNAL | MSG_WAITALL);
-        ::io_uring_sqe_set_data(sqe, f);
-        ++f->pending;
-        ++stats_.sends;
-    }
-}
-
-void floor_server::submit_and_reap() {
-    if (::io_uring_sq_ready(&ring_) != 0 && ::io_uring_submit(&ring_) > 0) {
-        ++stats_.submissions;
-    }
-    io_uring_cqe* cqe = nullptr;
-    while (::io_uring_peek_cqe(&ring_, &cqe) == 0) {
-        auto* f = static_cast<frame*>(::io_uring_cqe_get_data(cqe));
-        if (cqe->res != static_cast<int>(f->bytes.size())) {
-            ++stats_.send_errors;
-        }
-        ::io_uring_cqe_seen(&ring_, cqe);
-        if (--f->pending == 0) {
-            delete f;
-        }
-    }
-}
-
-bool floor_server::on_frames(connection& c) {
-    std::size_t at = 0;
-    std::string_view in(c.in);
-    bool keep = true;
-    while (keep && in.size() - at >= 2) {
-        auto b0 = static_cast<unsigned char>(in[at]);
-        auto b1 = static_cast<unsigned char>(in[at + 1]);
-        if ((b0 & 0x80) == 0 || (b1 & 0x80) == 0) {
-            return false; // fragmented or unmasked: the load generator sends neither
-        }
-        std::size_t size = b1 & 0x7f;
-        std::size_t header = 2;
-        if (size == 126) {
-            if (in.size() - at < 4) {
-                break;
-            }
-            size = (static_cast<std::size_t>(static_cast<unsigned char>(in[at + 2])) << 8) |
-                   static_cast<unsigned char>(in[at + 3]);
-            header = 4;
-        } else if (size == 127) {
-            return false;
-        }
-        if (in.size() - at < header + 4 + size) {
-            break;
-        }
-        const char* mask = in.data() + at + header;
-        std::string payload(in.substr(at + header + 4, size));
-        for (std::size_t i = 0; i < payload.size(); ++i) {
-            payload[i] = static_cast<char>(payload[i] ^ mask[i % 4]);
-        }
-        at += header + 4 + size;
-        switch (b0 & 0x0f) {
-        case 0x1:
-            keep = on_text(c, payload);
-            break;
-        case 0x8:
-            return false;
-        default:
-            break; // ping/pong/binary: not sent by the load generator
-        }
-    }
-    c.in.erase(0, at);
-    return keep;
-}
-
-// Engine.IO packets: `3` pong (ignored: this server never pings within a run), `4` + a
-// Socket.IO packet on `/devices`: `0` connect, `2<id>["telemetries",{...}]` subscribe.
-bool floor_server::on_text(connection& c, std::string_view payload) {
-    if (payload.empty() || payload[0] != '4') {
-        return true;
-    }
-    std::string_view packet = payload.substr(1);
-    if (packet.starts_with("0/devices")) {
-        send_control(c.fd, R"(40/devices,{"sid":"f)" + std::to_string(c.fd) + R"("})");
-        return true;
-    }
-    if (!packet.starts_with("2") || packet.substr(1, nsp_prefix.size()) != nsp_prefix) {
-        return true;
-    }
-    std::string_view rest = packet.substr(1 + nsp_prefix.size());
-    auto bracket = rest.find('[');
-    std::string_view ack_id = rest.substr(0, bracket);
-    std::string_view device = device_of(rest);
-    if (device.empty() || !c.device.empty()) {
-        return false;
-    }
-    c.device = device;
-    rooms_[c.device].push_back(c.fd);
-    ++stats_.subscriptions;
-    std::string ack = "43/devices,";
-    ack += ack_id;
-    ack += R"([{"status":"ok"}])";
-    send_control(c.fd, ack);
-    return true;
-}
-
-void floor_server::send_control(int fd, std::string_view payload) {
-    std::string bytes = text_frame(payload);
-    (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-void floor_server::close(connection& c) {
-    if (!c.device.empty()) {
-        auto& members = rooms_[c.device];
-        members.erase(std::remove(members.begin(), members.end(), c.fd), members.end());
-    }
-    if (ring_ready_) {
-        submit_and_reap(); // no send may reach a later connection that reuses the descriptor
-    }
-    int fd = c.fd;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    ::close(fd);
-    connections_.erase(fd);
+    return all;
 }
 
 } // namespace kamea::floor

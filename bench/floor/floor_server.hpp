@@ -8,15 +8,14 @@
 // (answered 202). It trusts its input (the bench tools' own, on loopback): no validation, no
 // heartbeat, no limits. Each telemetry becomes one pre-built frame written to every subscriber
 // of its device, either with one `send` per recipient (`epoll`) or queued on an io_uring and
-// submitted once per loop turn (`uring`). One thread. Not a server for anything else.
-
-#include <liburing.h>
+// submitted once per loop turn (`uring`). Like kamea-wss, one loop per thread (the kernel
+// spreads the connections with SO_REUSEPORT), and a telemetry reaches the other loops' subscribers
+// through their inboxes. Not a server for anything else.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace kamea::floor {
@@ -29,6 +28,7 @@ struct settings {
     std::optional<std::uint16_t> internal_port; // a second port, as for ingestion; both take either
     send_path path = send_path::uring;
     unsigned ring_entries = 4096;
+    unsigned threads = 1;
 };
 
 struct counters {
@@ -39,7 +39,11 @@ struct counters {
     std::uint64_t sends = 0;
     std::uint64_t send_errors = 0;
     std::uint64_t submissions = 0;
+
+    counters& operator+=(const counters& o);
 };
+
+class floor_loop;
 
 class floor_server {
 public:
@@ -50,48 +54,16 @@ public:
 
     std::uint16_t port() const { return port_; }
     std::uint16_t internal_port() const { return internal_port_; }
-    // Runs until SIGINT or SIGTERM.
+    // Runs the loops until SIGINT or SIGTERM (blocked in every thread, taken by this one).
     void run();
-    const counters& stats() const { return stats_; }
+    // Every loop's counters, added up; after run().
+    counters stats() const;
 
 private:
-    struct connection {
-        int fd = -1;
-        bool websocket = false;
-        std::string in;
-        std::string device; // the room it joined, if any
-    };
-    // One telemetry's frame, shared by its recipients until the last send completes.
-    struct frame {
-        std::string bytes;
-        std::uint32_t pending = 0;
-    };
-
-    int listen_on(std::uint16_t port, std::uint16_t& bound);
-    void accept_all(int listen_fd);
-    void on_readable(connection& c);
-    // Each returns false when the connection must close.
-    bool on_http(connection& c);
-    bool on_frames(connection& c);
-    bool on_text(connection& c, std::string_view payload);
-    std::size_t ingest(std::string_view body); // returns the number of telemetries
-    void deliver(frame* f, const std::vector<int>& recipients);
-    void send_control(int fd, std::string_view payload);
-    void submit_and_reap();
-    void close(connection& c);
-
-    settings settings_;
     std::uint16_t port_ = 0;
     std::uint16_t internal_port_ = 0;
-    std::vector<int> listen_fds_;
-    int epoll_fd_ = -1;
-    int signal_fd_ = -1;
-    int completions_fd_ = -1; // eventfd: sends that waited for room completed
-    io_uring ring_{};
-    bool ring_ready_ = false;
-    std::unordered_map<int, connection> connections_;
-    std::unordered_map<std::string, std::vector<int>> rooms_;
-    counters stats_;
+    int stop_fd_ = -1; // an eventfd every loop watches: readable once the run must end
+    std::vector<std::unique_ptr<floor_loop>> loops_;
 };
 
 } // namespace kamea::floor

@@ -5,7 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
 int main(int argc, char** argv) {
     kamea::floor::settings s;
@@ -21,7 +23,12 @@ int main(int argc, char** argv) {
                                     "send per recipient")
         ->check(CLI::IsMember({"uring", "epoll"}))
         ->capture_default_str();
-    app.add_option("--ring-entries", s.ring_entries, "submission queue size")
+    s.threads = std::max(1U, std::thread::hardware_concurrency());
+    app.add_option("--threads", s.threads, "event loops, one per thread (default: one per core, "
+                                           "as kamea-wss)")
+        ->check(CLI::Range(1U, 64U))
+        ->capture_default_str();
+    app.add_option("--ring-entries", s.ring_entries, "submission queue size per loop")
         ->check(CLI::Range(1U, 32768U))
         ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
@@ -32,7 +39,7 @@ int main(int argc, char** argv) {
                                                            {"internal", server.internal_port()}})
                   << std::endl;
         server.run();
-        const auto& c = server.stats();
+        auto c = server.stats();
         std::cout << boost::json::serialize(boost::json::object{
                          {"connections", c.connections},
                          {"subscriptions", c.subscriptions},

@@ -444,7 +444,7 @@ function floorSentence(fk, fn, fl) {
     .map((a) => [a, fn.steps.find((x) => x.target_rate === a.target_rate), fl.steps.find((x) => x.target_rate === a.target_rate)])
     .filter(([, b, c]) => b && c);
   if (!rows.length) return "";
-  let out = "- The floor, `bench/floor` (one thread writing pre-built frames through io_uring, no checks), at the same rates: ";
+  let out = "- The floor, `bench/floor` (an event loop per core writing pre-built frames through io_uring, no checks), at the same rates: ";
   out += `**${rows.map(([, , c]) => f(c.server_cpu_us_per_msg, 1)).join(", ")} µs** per message, against kamea-wss's ${rows.map(([a]) => f(a.server_cpu_us_per_msg, 1)).join(", ")}; `;
   out += `the reference spends ${rows.map(([, b, c]) => f(b.server_cpu_us_per_msg / c.server_cpu_us_per_msg, 2) + "×").join(", ")} the floor's, `;
   out += "so where that ratio is under 4×, a quarter of the reference's CPU is less than a server that does nothing but send spends here.\n";
@@ -517,7 +517,7 @@ function latencySection() {
     out += nearTarget(s.out_rate) ? `${verdict(s.p99_ms <= 5)}.\n` : "no verdict: not the target's load (LATENCY_RATE × subscribers per device should be 20,000).\n";
     const fl = latency.find((x) => x.name === "floor");
     if (fl && fl.steps[0]) {
-      out += `- The floor, \`bench/floor\` (one thread writing pre-built frames through io_uring), under the same load: p50 ${f(step(fl).p50_ms, 2)} ms, `;
+      out += `- The floor, \`bench/floor\` (an event loop per core writing pre-built frames through io_uring), under the same load: p50 ${f(step(fl).p50_ms, 2)} ms, `;
       out += `p99 **${f(step(fl).p99_ms, 2)} ms**, p99.9 ${f(step(fl).p999_ms, 2)} ms, ${f(step(fl).server_cpu_us_per_msg, 1)} µs of server CPU per message.\n`;
     }
   }
