@@ -395,6 +395,7 @@ run_fanout() {
         "${pub[@]}" >"$dir/publish-$step.json" 2>"$dir/publish-$step.log" ||
             log "$sub: publisher step $step failed: $(tail -2 "$dir/publish-$step.log")"
         c1=$(cpu_sum "${lg_pids[@]}")
+        kill -0 "$pid" 2>/dev/null || die "$sub: the server exited during step $step: $(tail -3 "$dir/server.log")"
         tt1=$(thread_ticks "$pid")
         w1=$(now)
         sleep "$FANOUT_DRAIN"

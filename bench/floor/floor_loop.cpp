@@ -336,6 +336,9 @@ void floor_loop::deliver(std::string_view device, std::string_view packet) {
         delete f;
         return;
     }
+    // The loop holds a reference of its own: when the ring is full, the sends queued so far
+    // are submitted and may complete before the rest of the room is queued.
+    f->pending = 1;
     for (int fd : room->second) {
         io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
         while (sqe == nullptr) {
@@ -347,6 +350,13 @@ void floor_loop::deliver(std::string_view device, std::string_view packet) {
         ::io_uring_sqe_set_data(sqe, f);
         ++f->pending;
         ++stats_.sends;
+    }
+    release(f);
+}
+
+void floor_loop::release(frame* f) {
+    if (--f->pending == 0) {
+        delete f;
     }
 }
 
@@ -361,9 +371,7 @@ void floor_loop::submit_and_reap() {
             ++stats_.send_errors;
         }
         ::io_uring_cqe_seen(&ring_, cqe);
-        if (--f->pending == 0) {
-            delete f;
-        }
+        release(f);
     }
 }
 

@@ -58,6 +58,7 @@ private:
     void drain_inbox();
     void deliver(std::string_view device, std::string_view packet);
     void submit_and_reap();
+    void release(frame* f); // drops one reference: the last one frees the frame
     void send_control(int fd, std::string_view payload);
     void close(connection& c);
 
