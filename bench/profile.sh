@@ -68,7 +68,9 @@ if [ "$PROFILER" = callgrind ]; then
     server=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUTDIR/callgrind.out"
         "${server[@]}")
 fi
-"${server[@]}" >"$OUTDIR/server.log" 2>&1 &
+# The heap setting kamea-wss would otherwise apply by executing itself again
+# (core/huge_page_heap.hpp), given up front: under valgrind /proc/self/exe is valgrind.
+GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1} "${server[@]}" >"$OUTDIR/server.log" 2>&1 &
 spid=$!
 pids+=($spid)
 wait_port "$port"

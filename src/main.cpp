@@ -10,6 +10,7 @@
 #include "app/telemetry/ingest.hpp"
 #include "app/telemetry/subscriptions.hpp"
 #include "core/config.hpp"
+#include "core/huge_page_heap.hpp"
 #include "core/log.hpp"
 #include "engineio/counters.hpp"
 #include "ops/doc_site.hpp"
@@ -219,6 +220,7 @@ void shutdown(std::vector<std::unique_ptr<transport::shard>>& shards,
 } // namespace
 
 int main(int argc, char** argv) {
+    core::request_huge_page_heap(argv); // may start the program again, once
     if (argc == 2 && std::string_view(argv[1]) == "--config-markdown") {
         // The table of docs/configuration.md, from the same declarations as --help.
         std::cout << core::config_markdown();

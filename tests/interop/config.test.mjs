@@ -64,3 +64,41 @@ test('a WSS_ variable sets a value and the flag wins over it', async () => {
         delete process.env.WSS_PING_INTERVAL;
     }
 });
+
+// kamea-wss asks glibc for a heap on transparent huge pages (core/huge_page_heap.hpp): glibc
+// reads GLIBC_TUNABLES at start only, so the server sets it and executes itself again, once (the
+// same pid). The effect shows in /proc/<pid>/smaps: glibc's heap mappings are advised for huge
+// pages ("hg" in VmFlags). A sanitizer build allocates with its own allocator, so there only the
+// environment the server runs with can be checked (/proc/<pid>/environ; ld.so splits the
+// variable in place at each ':', hence the pieces).
+const procText = (pid, file) => fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
+const hugePageVmas = (pid) => procText(pid, 'smaps').split('\n').filter((l) => /^VmFlags:.* hg\b/.test(l)).length;
+const environPieces = (pid) => procText(pid, 'environ').split('\0');
+
+for (const [given, on, why] of [
+    [undefined, true, 'set when absent'],
+    ['glibc.malloc.arena_max=4', true, 'added to the tunables already set'],
+    ['glibc.malloc.hugetlb=0', false, 'left alone when the environment already chose (0: off)'],
+]) {
+    test(`malloc on transparent huge pages: GLIBC_TUNABLES ${why}`, async () => {
+        const server = await startServer([], { env: { GLIBC_TUNABLES: given } });
+        try {
+            const pid = server.proc.pid;
+            const pieces = environPieces(pid);
+            const context = JSON.stringify(pieces.filter((p) => p.includes('glibc.')));
+            assert.equal(pieces.some((p) => p.endsWith('glibc.malloc.hugetlb=1')), on, context);
+            if (given !== undefined) {
+                assert.ok(pieces.some((p) => p.endsWith(given)), `${given} kept: ${context}`);
+            }
+            if (!procText(pid, 'maps').includes('libasan')) {
+                assert.equal(hugePageVmas(pid) > 0, on, `VMAs advised for huge pages: ${hugePageVmas(pid)}`);
+            }
+            // And the program that runs is the server: an Engine.IO handshake.
+            const res = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`);
+            assert.equal(res.status, 200);
+            assert.match(await res.text(), /^0\{"sid":/);
+        } finally {
+            await server.stop();
+        }
+    });
+}
