@@ -1,7 +1,8 @@
 #include "floor/floor_loop.hpp"
 
 #include "core/json_text.hpp"
-#include "loadgen/ws_handshake.hpp"
+#include "engineio/packet.hpp"
+#include "transport/websocket_handshake.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -52,19 +53,13 @@ std::string_view header_value(std::string_view head, std::string_view name) {
     return {};
 }
 
-// A server-to-client (unmasked) text frame around `payload`.
+// A server-to-client (unmasked) text frame around `payload`, with kamea-wss's header writer.
 std::string text_frame(std::string_view payload) {
+    char header[10];
+    auto n = engineio::write_frame_header(header, 0x1, payload.size());
     std::string out;
-    out.reserve(payload.size() + 4);
-    out += static_cast<char>(0x81);
-    if (payload.size() < 126) {
-        out += static_cast<char>(payload.size());
-    } else {
-        out += static_cast<char>(126);
-        out += static_cast<char>(payload.size() >> 8);
-        out += static_cast<char>(payload.size() & 0xff);
-    }
-    out += payload;
+    out.reserve(n + payload.size());
+    out.append(header, n).append(payload);
     return out;
 }
 
@@ -218,48 +213,57 @@ void floor_loop::on_readable(connection& c) {
         close(c);
         return;
     }
-    c.in.append(buf.data(), static_cast<std::size_t>(n));
-    bool keep = c.websocket ? on_frames(c) : on_http(c);
-    if (!keep || c.in.size() > max_buffered) {
+    auto size = static_cast<std::size_t>(n);
+    bool keep = true;
+    if (c.frames) {
+        keep = on_frames(c, buf.data(), size);
+    } else {
+        keep = on_http(c, std::string_view(buf.data(), size));
+    }
+    if (!keep || c.http_in.size() > max_buffered) {
         close(c);
     }
 }
 
-bool floor_loop::on_http(connection& c) {
+bool floor_loop::on_http(connection& c, std::string_view bytes) {
+    c.http_in.append(bytes);
     for (;;) {
-        auto end = c.in.find("\r\n\r\n");
+        auto end = c.http_in.find("\r\n\r\n");
         if (end == std::string::npos) {
             return true;
         }
-        std::string_view head(c.in.data(), end + 4);
+        std::string_view head(c.http_in.data(), end + 4);
         if (head.starts_with("GET ")) {
-            std::string accept = loadgen::websocket_accept(header_value(head, "sec-websocket-key"));
+            std::string accept =
+                transport::websocket_accept_key(header_value(head, "sec-websocket-key"));
             std::string reply = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                                 "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
                                 accept + "\r\n\r\n";
             reply += text_frame(R"(0{"sid":"floor)" + std::to_string(c.fd) +
                                 R"(","upgrades":[],"pingInterval":3600000,"pingTimeout":20000,"maxPayload":1000000})");
             (void)!::send(c.fd, reply.data(), reply.size(), MSG_NOSIGNAL);
-            c.in.erase(0, end + 4);
-            c.websocket = true;
-            return on_frames(c);
+            // Whatever followed the request is already WebSocket frames.
+            std::string rest = c.http_in.substr(end + 4);
+            std::string().swap(c.http_in);
+            c.frames = std::make_unique<transport::frame_parser>(max_buffered);
+            return on_frames(c, rest.data(), rest.size());
         }
         if (!head.starts_with("POST ")) {
             return false;
         }
         std::string_view length = header_value(head, "content-length");
         std::size_t body_size = std::strtoull(std::string(length).c_str(), nullptr, 10);
-        if (c.in.size() < end + 4 + body_size) {
+        if (c.http_in.size() < end + 4 + body_size) {
             return true;
         }
-        std::size_t accepted = ingest(std::string_view(c.in).substr(end + 4, body_size));
+        std::size_t accepted = ingest(std::string_view(c.http_in).substr(end + 4, body_size));
         // The answer goes out once the deliveries are queued, as in kamea-wss.
         std::string answer = R"({"accepted":)" + std::to_string(accepted) + "}";
         std::string reply = "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
                             "Content-Length: " +
                             std::to_string(answer.size()) + "\r\n\r\n" + answer;
         (void)!::send(c.fd, reply.data(), reply.size(), MSG_NOSIGNAL);
-        c.in.erase(0, end + 4 + body_size);
+        c.http_in.erase(0, end + 4 + body_size);
     }
 }
 
@@ -324,18 +328,18 @@ void floor_loop::deliver(std::string_view device, std::string_view packet) {
     if (room == rooms_.end() || room->second.empty()) {
         return;
     }
-    auto* f = new frame{text_frame(packet), 0};
+    std::string bytes = text_frame(packet);
     if (settings_.path == send_path::epoll) {
         for (int fd : room->second) {
-            ssize_t n = ::send(fd, f->bytes.data(), f->bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             ++stats_.sends;
-            if (n != static_cast<ssize_t>(f->bytes.size())) {
+            if (n != static_cast<ssize_t>(bytes.size())) {
                 ++stats_.send_errors; // a full socket buffer: not expected at these rates
             }
         }
-        delete f;
         return;
     }
+    auto* f = new frame{std::move(bytes), 0}; // lives until its last send completes
     // The loop holds a reference of its own: when the ring is full, the sends queued so far
     // are submitted and may complete before the rest of the room is queued.
     f->pending = 1;
@@ -375,49 +379,18 @@ void floor_loop::submit_and_reap() {
     }
 }
 
-bool floor_loop::on_frames(connection& c) {
-    std::size_t at = 0;
-    std::string_view in(c.in);
+// Frames, read with kamea-wss's parser (unmasked in place). False ends the connection: a
+// protocol error, or a close frame (the load generator sends neither during a run).
+bool floor_loop::on_frames(connection& c, char* data, std::size_t size) {
     bool keep = true;
-    while (keep && in.size() - at >= 2) {
-        auto b0 = static_cast<unsigned char>(in[at]);
-        auto b1 = static_cast<unsigned char>(in[at + 1]);
-        if ((b0 & 0x80) == 0 || (b1 & 0x80) == 0) {
-            return false; // fragmented or unmasked: the load generator sends neither
+    auto code = c.frames->feed(data, size, [&](const transport::ws_message& m) {
+        if (m.opcode == transport::ws_opcode::close) {
+            keep = false;
+        } else if (keep && m.opcode == transport::ws_opcode::text) {
+            keep = on_text(c, m.payload);
         }
-        std::size_t size = b1 & 0x7f;
-        std::size_t header = 2;
-        if (size == 126) {
-            if (in.size() - at < 4) {
-                break;
-            }
-            size = (static_cast<std::size_t>(static_cast<unsigned char>(in[at + 2])) << 8) |
-                   static_cast<unsigned char>(in[at + 3]);
-            header = 4;
-        } else if (size == 127) {
-            return false;
-        }
-        if (in.size() - at < header + 4 + size) {
-            break;
-        }
-        const char* mask = in.data() + at + header;
-        std::string payload(in.substr(at + header + 4, size));
-        for (std::size_t i = 0; i < payload.size(); ++i) {
-            payload[i] = static_cast<char>(payload[i] ^ mask[i % 4]);
-        }
-        at += header + 4 + size;
-        switch (b0 & 0x0f) {
-        case 0x1:
-            keep = on_text(c, payload);
-            break;
-        case 0x8:
-            return false;
-        default:
-            break; // ping/pong/binary: not sent by the load generator
-        }
-    }
-    c.in.erase(0, at);
-    return keep;
+    });
+    return code == 0 && keep;
 }
 
 // Engine.IO packets: `3` pong (ignored: this server never pings within a run), `4` + a

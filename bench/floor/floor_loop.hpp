@@ -3,9 +3,11 @@
 // ring and the inbox through which the other loops hand it telemetries.
 
 #include "floor/floor_server.hpp"
+#include "transport/websocket_frame.hpp"
 
 #include <liburing.h>
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -34,8 +36,9 @@ public:
 private:
     struct connection {
         int fd = -1;
-        bool websocket = false;
-        std::string in;
+        std::string http_in; // bytes of HTTP requests not yet answered
+        // Set once upgraded: client frames are read with kamea-wss's own parser.
+        std::unique_ptr<transport::frame_parser> frames;
         std::string device; // the room it joined, if any
     };
     // One telemetry's frame, shared by this loop's recipients until the last send completes.
@@ -50,8 +53,8 @@ private:
     void accept_all(int listen_fd);
     void on_readable(connection& c);
     // Each returns false when the connection must close.
-    bool on_http(connection& c);
-    bool on_frames(connection& c);
+    bool on_http(connection& c, std::string_view bytes);
+    bool on_frames(connection& c, char* data, std::size_t size);
     bool on_text(connection& c, std::string_view payload);
     std::size_t ingest(std::string_view body); // returns the number of telemetries
     void hand_over(handoff batch);             // called by another loop's thread

@@ -3,6 +3,14 @@
 import fs from "node:fs";
 import path from "node:path";
 
+// How each server of bench/run.sh's SERVERS is named in the report and the plots.
+export const serverLabel = {
+  kamea: "kamea-wss",
+  node: "Node.js socket.io (reference)",
+  floor: "floor: bare server, io_uring (bench/floor)",
+  "floor-epoll": "floor: bare server, a send per recipient (bench/floor)",
+};
+
 export const readJson = (f) => JSON.parse(fs.readFileSync(f, "utf8"));
 export const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 export const median = (xs) => {

@@ -15,12 +15,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const label = {
-  kamea: "kamea-wss",
-  node: "Node.js socket.io (reference)",
-  floor: "floor: bare server, io_uring (bench/floor)",
-  "floor-epoll": "floor: bare server, a send per recipient (bench/floor)",
-};
+import { serverLabel } from "./common.mjs";
+
+const label = serverLabel;
 const color = { kamea: "#1f77b4", node: "#d62728", floor: "#2ca02c", "floor-epoll": "#7f7f7f" };
 
 const hasGnuplot = () => {

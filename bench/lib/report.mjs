@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadgenFiles, median, merge, readJson, readTsv, runDirs, sum } from "./common.mjs";
+import { loadgenFiles, median, merge, readJson, readTsv, runDirs, serverLabel, sum } from "./common.mjs";
 import { summarizeFanout } from "./fanout.mjs";
 import { writeFanoutPlots } from "./plots.mjs";
 
@@ -131,12 +131,7 @@ const machine = {
 const f = (v, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : "n/a");
 const int = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "n/a");
 const pct = (share) => (Number.isFinite(share) ? `${f(100 * share, 0)} %` : "n/a");
-const label = {
-  kamea: "kamea-wss",
-  node: "Node.js socket.io (reference)",
-  floor: "floor: bare server, io_uring (bench/floor)",
-  "floor-epoll": "floor: bare server, a send per recipient (bench/floor)",
-};
+const label = serverLabel;
 const nameOf = (s) => label[s.name] ?? s.name;
 const ratioCell = (r) => (Number.isFinite(r) && r > 0 ? ` ${f(r, r < 10 ? 2 : 1)}× |` : " |");
 const verdict = (ok) => (ok ? "met" : "not met");
