@@ -17,6 +17,9 @@ packages=(
     curl ca-certificates procps openssl
     chromium fonts-liberation          # headless browser tests of /doc and the demo page
     gnuplot-nox                        # make bench plots
+    librabbitmq-dev                    # the bus client (rabbitmq-c 0.11, src/bus/)
+    rabbitmq-server amqp-tools         # a real broker for the bus tests (started per test run)
+    haproxy                            # the load balancer of make run-cluster and its tests
 )
 # Node.js runs the interop tests with the real socket.io-client; npm installs the test tools.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -9,12 +9,16 @@
 #include "app/telemetry/fanout.hpp"
 #include "app/telemetry/ingest.hpp"
 #include "app/telemetry/subscriptions.hpp"
+#include "bus/amqp_bus.hpp"
+#include "bus/in_process_bus.hpp"
 #include "core/config.hpp"
 #include "core/huge_page_heap.hpp"
 #include "core/log.hpp"
 #include "engineio/counters.hpp"
 #include "ops/doc_site.hpp"
 #include "ops/metrics.hpp"
+#include "ops/routes.hpp"
+#include "ops/shutdown_sequence.hpp"
 #include "socketio/counters.hpp"
 #include "socketio/server.hpp"
 #include "transport/http_server.hpp"
@@ -104,16 +108,12 @@ transport::http_server_options public_options(const core::config& cfg) {
     return opts;
 }
 
-transport::http_response json_answer(const transport::http_request& req, http::status status, std::string body) {
-    transport::http_response res{status, req.version()};
-    res.set(http::field::content_type, "application/json");
-    res.body() = std::move(body);
-    return res;
-}
-
 // Every metric of contract section 8, read from the layers' atomics at scrape time.
 ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>>& shards,
                                    const app::telemetry::fanout& fanout,
+                                   const app::telemetry::ingest& ingest,
+                                   const core::bus& bus,
+                                   const bus::amqp_stats& amqp,
                                    const transport::http_server& public_server) {
     using series = ops::metrics_registry::labelled;
     auto load = [](const auto& atomic) { return [&atomic] { return static_cast<double>(atomic.load()); }; };
@@ -171,50 +171,56 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
               {series{"", ring_total(&transport::send_ring::sends)}});
     m.counter("kamea_ring_submissions_total", "io_uring submissions carrying those sends",
               {series{"", ring_total(&transport::send_ring::submissions)}});
-    m.gauge("kamea_bus_connected", "Telemetry bus state (1 = connected)", {series{R"(bus="in-process")", [] { return 1.0; }}});
+    m.counter("kamea_ingest_accepted_total", "Telemetries answered 202 by HTTP ingestion (confirmed by the bus)",
+              {series{"", load(ingest.stats().accepted)}});
+    m.counter("kamea_ingest_unavailable_total", "Ingestion requests answered 503 (bus down or failed)",
+              {series{"", load(ingest.stats().unavailable)}});
+    std::string kind = std::string(R"(bus=")") + bus.status().kind + '"';
+    m.gauge("kamea_bus_connected", "Telemetry bus state (1 = connected)",
+            {series{kind, [&bus] { return bus.status().state == core::bus_state::connected ? 1.0 : 0.0; }}});
+    if (std::string_view(bus.status().kind) == "amqp") {
+        m.counter("kamea_bus_reconnects_total", "Connections to the broker made again after a loss",
+                  {series{"", load(amqp.reconnects)}});
+        m.gauge("kamea_bus_bindings", "Routing keys bound on the broker for this instance",
+                {series{"", load(amqp.bindings)}});
+        m.counter("kamea_bus_bindings_refused_total", "Subscriptions refused past --amqp-max-bindings",
+                  {series{"", load(amqp.bindings_refused)}});
+        m.counter("kamea_bus_deliveries_total", "Telemetries received from the broker",
+                  {series{"", load(amqp.deliveries_in)}});
+        m.counter("kamea_bus_malformed_total", "Bus messages dropped as malformed (never delivered)",
+                  {series{"", load(amqp.malformed_dropped)}});
+        m.counter("kamea_bus_publish_confirms_total", "Telemetries confirmed by the broker",
+                  {series{"", load(amqp.publish_confirms)}});
+        m.counter("kamea_bus_publish_nacks_total", "Telemetries refused by the broker",
+                  {series{"", load(amqp.publish_nacks)}});
+        m.counter("kamea_bus_probes_lost_total", "Idle probes the broker did not route back",
+                  {series{"", load(amqp.probes_lost)}});
+        m.histogram("kamea_bus_bind_duration_seconds", "Time from a device's first subscriber to the broker's bind-ok",
+                    [&amqp] { return amqp.bind_latency.read(); });
+    }
     return m;
 }
 
-// SIGTERM: refuse new sessions, tell every client (DISCONNECT, then close), serve their last
-// requests for up to the grace period, then stop the loops. The listeners stay open while
-// draining: a polling client learns of the shutdown only on its next GET, which may come on
-// a new connection.
-void shutdown(std::vector<std::unique_ptr<transport::shard>>& shards,
-              std::vector<transport::http_server*> servers,
-              std::chrono::milliseconds grace) {
-    for (auto* server : servers) {
-        server->drain();
+// The bus: RabbitMQ with --amqp-url, else the in-process default.
+std::unique_ptr<core::bus> make_bus(const core::config& cfg, bus::amqp_stats& stats) {
+    if (cfg.amqp_url.empty()) {
+        return std::make_unique<bus::in_process_bus>();
     }
-    for (auto& sh : shards) {
-        boost::asio::post(sh->ctx, [s = sh.get()] {
-            s->sessions.for_each(
-                [](engineio::session& session) { session.close(engineio::close_reason::shutdown); });
-        });
-    }
-    auto deadline = std::chrono::steady_clock::now() + grace;
-    auto timer = std::make_shared<boost::asio::steady_timer>(shards.front()->ctx);
-    auto check = std::make_shared<std::function<void()>>();
-    *check = [&shards, deadline, timer, check] {
-        std::size_t busy = 0;
-        for (auto& sh : shards) {
-            busy += sh->sessions.live() + sh->busy_connections.load(std::memory_order_relaxed);
-        }
-        if (busy == 0 || std::chrono::steady_clock::now() >= deadline) {
-            core::log::lifecycle("shutdown_complete", {{"remaining", busy}});
-            for (auto& sh : shards) {
-                sh->ctx.stop();
-            }
-            *check = nullptr; // break the self-reference
-            return;
-        }
-        timer->expires_after(std::chrono::milliseconds(20));
-        timer->async_wait([check](boost::system::error_code) {
-            if (*check) {
-                (*check)();
-            }
-        });
-    };
-    boost::asio::post(shards.front()->ctx, [check] { (*check)(); });
+    bus::amqp_options o;
+    o.urls = bus::parse_url_list(cfg.amqp_url);
+    o.exchange = cfg.amqp_exchange;
+    o.exchange_type = cfg.amqp_exchange_type;
+    o.queue_max_length = cfg.amqp_queue_max_length;
+    o.prefetch = cfg.amqp_prefetch;
+    o.max_bindings = cfg.amqp_max_bindings;
+    o.max_message_bytes = cfg.max_ingest_body;
+    o.heartbeat = std::chrono::seconds(cfg.amqp_heartbeat);
+    o.unbind_linger = cfg.amqp_unbind_linger;
+    o.probe_interval = cfg.amqp_probe_interval;
+    o.ca_file = cfg.amqp_ca;
+    o.cert_file = cfg.amqp_cert;
+    o.key_file = cfg.amqp_key;
+    return bus::make_amqp_bus(std::move(o), stats);
 }
 
 } // namespace
@@ -249,9 +255,17 @@ int main(int argc, char** argv) {
                         {{"message", "set --management-api-url: every subscription will fail"}});
     }
 
+    std::unique_ptr<core::bus> telemetry_bus;
+    bus::amqp_stats amqp_stats;
+    try {
+        telemetry_bus = make_bus(cfg, amqp_stats);
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "kamea-wss: --amqp-url: " << e.what() << '\n';
+        return 2;
+    }
+
     std::vector<shard_app> apps;
     std::unique_ptr<app::authorization::authorizer> authz;
-    std::unique_ptr<app::telemetry::fanout> fanout;
     auto shards = make_shards(cfg);
 
     std::vector<app::authorization::authorizer::shard_client> clients;
@@ -269,7 +283,7 @@ int main(int argc, char** argv) {
         auto& sh = *shards[i];
         auto& a = apps[i];
         a.telemetries = std::make_unique<app::telemetry::subscriptions>(
-            sh.ctx.get_executor(), *authz,
+            sh.ctx.get_executor(), *authz, *telemetry_bus,
             app::telemetry::subscription_options{cfg.max_subscriptions_per_socket,
                                                  std::chrono::seconds(cfg.reauth_interval)});
         if (cfg.conformance) {
@@ -287,8 +301,10 @@ int main(int argc, char** argv) {
         };
         targets.push_back({sh.ctx.get_executor(), a.sio.get()});
     }
-    fanout = std::make_unique<app::telemetry::fanout>(std::move(targets));
-    app::telemetry::ingest ingest({cfg.ingest_token}, *fanout);
+    // One path to the sockets, whichever bus carries the telemetry (contract section 7).
+    app::telemetry::fanout fanout(std::string(app::devices_namespace_name), std::move(targets));
+    telemetry_bus->start([&fanout](core::telemetry_batch batch) { fanout.deliver(batch); });
+    app::telemetry::ingest ingest({cfg.ingest_tokens}, *telemetry_bus);
 
     auto doc_dir = cfg.doc_dir.empty()
                        ? (std::filesystem::canonical("/proc/self/exe").parent_path() / "doc").string()
@@ -298,58 +314,67 @@ int main(int argc, char** argv) {
         core::log::warn("doc_not_found", {{"dir", doc_dir}, {"message", "run scripts/build-doc.sh"}});
     }
     transport::http_server public_server(
-        shards, public_options(cfg), [&doc](const transport::http_request& req) -> std::optional<transport::http_response> {
-            auto target = req.target();
-            auto found = doc.find(target.substr(0, target.find('?')));
-            if (!found) {
-                return std::nullopt;
-            }
-            if (req.method() != http::verb::get && req.method() != http::verb::head) {
-                return json_answer(req, http::status::method_not_allowed, R"({"error":"method_not_allowed"})");
-            }
-            if (*found == nullptr) {
-                return json_answer(req, http::status::not_found,
-                                   doc.empty() ? R"({"error":"not_found","message":"documentation not built"})"
-                                               : R"({"error":"not_found"})");
-            }
-            transport::http_response res{http::status::ok, req.version()};
-            res.set(http::field::content_type, (*found)->content_type);
-            res.set(http::field::cache_control, "no-cache");
-            res.body() = (*found)->body;
-            return res;
+        shards, public_options(cfg),
+        [&doc](const transport::http_request& req) -> boost::asio::awaitable<std::optional<transport::http_response>> {
+            co_return ops::doc_route(doc, req);
         });
-    auto metrics = make_metrics(shards, *fanout, public_server);
+    auto metrics = make_metrics(shards, fanout, ingest, *telemetry_bus, amqp_stats, public_server);
+    ops::health health([&telemetry_bus] { return telemetry_bus->status(); }, cfg.ready_requires_bus);
     auto internal_opts = public_options(cfg);
     internal_opts.engine_endpoints = false;
     internal_opts.cors_origins.clear();
     internal_opts.max_body = cfg.max_ingest_body;
     internal_opts.max_connections_per_ip = 0;
-    std::atomic<bool> draining{false};
     transport::http_server internal_server(
-        shards, internal_opts, [&](const transport::http_request& req) -> std::optional<transport::http_response> {
+        shards, internal_opts,
+        [&](const transport::http_request& req) -> boost::asio::awaitable<std::optional<transport::http_response>> {
             auto target = req.target();
-            auto path = target.substr(0, target.find('?'));
-            if (path == "/internal/v1/telemetries") {
-                return ingest.handle(req);
+            if (target.substr(0, target.find('?')) == "/internal/v1/telemetries") {
+                co_return co_await ingest.handle(req);
             }
-            if (path == "/health/live") {
-                return json_answer(req, http::status::ok, R"({"status":"ok"})");
+            if (auto res = health.route(req)) {
+                co_return res;
             }
-            if (path == "/health/ready") {
-                // Not ready while draining, so load balancers stop sending new clients.
-                if (draining.load(std::memory_order_relaxed)) {
-                    return json_answer(req, http::status::service_unavailable, R"({"status":"draining"})");
-                }
-                return json_answer(req, http::status::ok, R"({"status":"ready"})");
-            }
-            if (path == "/metrics") {
-                transport::http_response res{http::status::ok, req.version()};
-                res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-                res.body() = metrics.render();
-                return res;
-            }
-            return std::nullopt;
+            co_return ops::metrics_route(metrics, req);
         });
+
+    auto shutdown = std::make_shared<ops::shutdown_sequence>(
+        shards.front()->ctx.get_executor(),
+        ops::shutdown_steps{
+            .refuse_new =
+                [&] {
+                    health.set_draining();
+                    public_server.drain();
+                    internal_server.drain();
+                },
+            .close_transports =
+                [&shards] {
+                    for (auto& sh : shards) {
+                        boost::asio::post(sh->ctx, [s = sh.get()] {
+                            s->sessions.for_each([](engineio::session& session) {
+                                session.close(engineio::close_reason::shutdown);
+                            });
+                        });
+                    }
+                },
+            .remaining =
+                [&shards] {
+                    std::size_t busy = 0;
+                    for (auto& sh : shards) {
+                        busy += sh->sessions.live() + sh->busy_connections.load(std::memory_order_relaxed);
+                    }
+                    return busy;
+                },
+            .release_bus = [&telemetry_bus](std::chrono::milliseconds budget) { telemetry_bus->stop(budget); },
+            .stop =
+                [&shards](std::size_t remaining) {
+                    core::log::lifecycle("shutdown_complete", {{"remaining", remaining}});
+                    for (auto& sh : shards) {
+                        sh->ctx.stop();
+                    }
+                },
+        },
+        cfg.shutdown_grace);
 
     // Installed before the listeners announce themselves: a SIGTERM right after "listening"
     // must already be a graceful shutdown.
@@ -359,8 +384,7 @@ int main(int argc, char** argv) {
             return;
         }
         core::log::lifecycle("shutdown_started", {{"signal", signo}});
-        draining.store(true, std::memory_order_relaxed);
-        shutdown(shards, {&public_server, &internal_server}, cfg.shutdown_grace);
+        shutdown->start();
     });
 
     std::uint16_t public_port = 0;
@@ -370,12 +394,14 @@ int main(int argc, char** argv) {
         internal_port = internal_server.listen(cfg.internal_host, cfg.internal_port);
     } catch (const std::exception& e) {
         core::log::error("listen_failed", {{"error", e.what()}});
+        telemetry_bus->stop(std::chrono::milliseconds(1000));
         return 1;
     }
     core::log::lifecycle("listening", {{"listener", "public"},
                                   {"host", cfg.public_host},
                                   {"port", public_port},
                                   {"threads", shards.size()},
+                                  {"bus", telemetry_bus->status().kind},
                                   {"conformance", cfg.conformance}});
     core::log::lifecycle("listening", {{"listener", "internal"},
                                   {"host", cfg.internal_host},
@@ -398,6 +424,8 @@ int main(int argc, char** argv) {
     for (auto& t : threads) {
         t.join();
     }
+    // No delivery after this (stop() is idempotent: the shutdown sequence called it already).
+    telemetry_bus->stop(std::chrono::milliseconds(0));
     // Teardown in dependency order (see shard_context): handlers and sessions first, while the
     // Socket.IO servers and the application objects they reference still exist; then the
     // application objects, whose timers and sockets need the contexts' services; then, at the

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fstream>
 #include <sstream>
 #include <string_view>
 
@@ -91,10 +92,40 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("max-subscriptions-per-socket", c.max_subscriptions_per_socket,
         "Most device subscriptions one socket may hold")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
-    add("ingest-token", c.ingest_token,
-        "Bearer token required by POST /internal/v1/telemetries (empty = none)");
+    add("ingest-token", c.ingest_tokens,
+        "Bearer token(s) accepted by POST /internal/v1/telemetries, comma-separated for a rotation "
+        "(empty = none required)")
+        ->delimiter(',');
+    add("ingest-token-file", c.ingest_token_file,
+        "File of ingest tokens, one per line (keeps them off the command line)");
     add("max-ingest-body", c.max_ingest_body, "Largest ingestion request body (bytes)")
         ->check(CLI::Range(std::size_t{64}, std::size_t{1} << 30));
+    add("amqp-url", c.amqp_url,
+        "RabbitMQ node(s) of the telemetry bus, comma-separated (amqp:// or amqps://; empty = "
+        "in-process bus, no broker)");
+    add("amqp-url-file", c.amqp_url_file, "File holding --amqp-url (keeps the password off the command line)");
+    add("amqp-exchange", c.amqp_exchange, "Exchange telemetries are published to and consumed from");
+    add("amqp-exchange-type", c.amqp_exchange_type, "Type of that exchange, declared if missing")
+        ->check(CLI::IsMember({"direct", "topic"}));
+    add("amqp-queue-max-length", c.amqp_queue_max_length,
+        "Most messages waiting in this instance's queue (the oldest are dropped past it)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
+    add("amqp-prefetch", c.amqp_prefetch, "Unacknowledged deliveries the broker may send ahead")
+        ->check(CLI::Range(1U, 65535U));
+    add("amqp-max-bindings", c.amqp_max_bindings,
+        "Most devices this instance binds on the broker; past it subscriptions fail")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}));
+    add("amqp-heartbeat", c.amqp_heartbeat, "AMQP heartbeat (seconds)")->check(CLI::Range(1U, 600U));
+    add_ms("amqp-unbind-linger", c.amqp_unbind_linger,
+           "Time a device stays bound after its last local subscriber left");
+    add_ms("amqp-probe-interval", c.amqp_probe_interval,
+           "Quiet time after which the instance checks that the broker still routes to it");
+    add("amqp-ca", c.amqp_ca, "PEM file of the CA that signs the broker's certificate (amqps://)");
+    add("amqp-cert", c.amqp_cert, "PEM client certificate for amqps:// (optional)");
+    add("amqp-key", c.amqp_key, "PEM private key of --amqp-cert");
+    add("ready-requires-bus", c.ready_requires_bus,
+        "Answer 503 on /health/ready while the bus is down (off: a shared broker must not take "
+        "every replica out of the balancer)");
     add("doc-dir", c.doc_dir,
         "Directory of the /doc page and AsyncAPI files (empty = doc/ next to the executable)");
     add("log-level", c.log_level, "Log level")
@@ -132,6 +163,43 @@ config parse_config(int argc, const char* const* argv) {
         auto u = static_cast<unsigned char>(ch);
         if (u <= 32 || u >= 127 || std::string_view("()<>@,;:\\\"/[]?={}").find(ch) != std::string_view::npos) {
             throw config_error("kamea-wss: --cookie: not a valid cookie name: " + c.cookie, 2);
+        }
+    }
+    if (!c.ingest_token_file.empty()) {
+        std::ifstream in(c.ingest_token_file);
+        if (!in) {
+            throw config_error("kamea-wss: --ingest-token-file: cannot read " + c.ingest_token_file, 2);
+        }
+        for (std::string line; std::getline(in, line);) {
+            while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) {
+                line.pop_back();
+            }
+            if (!line.empty()) {
+                c.ingest_tokens.push_back(line);
+            }
+        }
+        if (c.ingest_tokens.empty()) {
+            throw config_error("kamea-wss: --ingest-token-file: no token in " + c.ingest_token_file, 2);
+        }
+    }
+    for (const auto& t : c.ingest_tokens) {
+        if (t.empty()) {
+            throw config_error("kamea-wss: --ingest-token: empty token", 2);
+        }
+    }
+    if (!c.amqp_url_file.empty()) {
+        if (!c.amqp_url.empty()) {
+            throw config_error("kamea-wss: --amqp-url and --amqp-url-file: give one of them", 2);
+        }
+        std::ifstream in(c.amqp_url_file);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (!in) {
+            throw config_error("kamea-wss: --amqp-url-file: cannot read " + c.amqp_url_file, 2);
+        }
+        c.amqp_url = text.str();
+        while (!c.amqp_url.empty() && std::isspace(static_cast<unsigned char>(c.amqp_url.back()))) {
+            c.amqp_url.pop_back();
         }
     }
     for (const auto& o : c.cors_origins) {

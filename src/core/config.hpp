@@ -44,8 +44,25 @@ struct config {
 
     // Subscriptions and ingestion (contract sections 4 and 7).
     std::size_t max_subscriptions_per_socket = 100;
-    std::string ingest_token;             // empty = no token required
+    std::vector<std::string> ingest_tokens; // any of them; empty = no token required; secrets
+    std::string ingest_token_file;          // tokens, one per line (kept off the command line)
     std::size_t max_ingest_body = 1024 * 1024;
+
+    // The bus (contract section 7): RabbitMQ when amqp_url is set, else in process.
+    std::string amqp_url;      // comma-separated nodes, amqp:// or amqps://; a secret
+    std::string amqp_url_file; // a file holding amqp_url (a command line is readable in /proc)
+    std::string amqp_exchange = "telemetries";
+    std::string amqp_exchange_type = "direct"; // or "topic"
+    std::size_t amqp_queue_max_length = 100000;
+    unsigned amqp_prefetch = 200;
+    std::size_t amqp_max_bindings = 20000;
+    unsigned amqp_heartbeat = 10; // seconds
+    std::chrono::milliseconds amqp_unbind_linger{2000};
+    std::chrono::milliseconds amqp_probe_interval{5000};
+    std::string amqp_ca;   // PEM CA for amqps:// (default: system CAs)
+    std::string amqp_cert; // PEM client certificate for amqps:// (optional)
+    std::string amqp_key;  // PEM private key of amqp_cert
+    bool ready_requires_bus = false; // contract section 8
 
     // Operations.
     std::string doc_dir; // empty = "doc" next to the executable

@@ -133,7 +133,10 @@ void session::close(close_reason reason) {
         return;
     }
     bool server_side = reason == close_reason::server_close || reason == close_reason::shutdown;
-    if (server_side && handler_) {
+    // Only a close of this client says goodbye (DISCONNECT: "do not reconnect"). A shutdown
+    // closes the transport alone, as the reference's io.close() does, so the stock client
+    // reports "transport close" and reconnects, to another instance (contract section 10).
+    if (reason == close_reason::server_close && handler_) {
         handler_->before_close(reason);
     }
     closed_ = true;
@@ -282,14 +285,14 @@ std::string session::take_poll_payload() {
     if (!closed_) {
         return body;
     }
-    bool server_side = reason_ == close_reason::server_close || reason_ == close_reason::shutdown;
-    if (server_side && !body.empty() && !close_delivered_) {
+    bool goodbye = reason_ == close_reason::server_close;
+    if (goodbye && !body.empty() && !close_delivered_) {
         // The goodbye packets (e.g. DISCONNECT) go alone; the close waits for the next GET
         // (K4). In one payload the JS client would act on the close first and report
         // "transport close" instead of "io server disconnect".
         return body;
     }
-    if (body.empty() && server_side) {
+    if (body.empty() && goodbye) {
         body = "6"; // K4: "6\x1e1" on the poll after the goodbye packets
     }
     if (!body.empty()) {

@@ -477,7 +477,7 @@ asio::awaitable<outcome> handle_other(state& st,
         }
     }
     if (st.routes) {
-        if (auto res = st.routes(p.get())) {
+        if (auto res = co_await st.routes(p.get())) {
             res->keep_alive(p.get().keep_alive() && p.is_done());
             res->prepare_payload();
             co_return co_await write(stream, std::move(*res));

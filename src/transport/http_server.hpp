@@ -6,6 +6,7 @@
 #include "engineio/session.hpp"
 #include "transport/shard.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -24,8 +25,10 @@ namespace kamea::transport {
 
 using http_request = boost::beast::http::request<boost::beast::http::string_body>;
 using http_response = boost::beast::http::response<boost::beast::http::string_body>;
-// Answers a request outside the Engine.IO paths, or nullopt for 404.
-using route_handler = std::function<std::optional<http_response>(const http_request&)>;
+// Answers a request outside the Engine.IO paths, or nullopt for 404. A coroutine, so that a
+// route may wait (ingestion waits for the bus's confirmation); it runs on the connection's
+// shard, and the request outlives it.
+using route_handler = std::function<boost::asio::awaitable<std::optional<http_response>>(const http_request&)>;
 
 struct http_server_options {
     std::chrono::milliseconds handshake_timeout{10000};

@@ -1,7 +1,5 @@
 #include "app/telemetry/fanout.hpp"
 
-#include "app/devices/devices_namespace.hpp"
-
 #include <boost/asio/post.hpp>
 
 namespace kamea::app::telemetry {
@@ -11,7 +9,7 @@ struct fanout::encoded {
     engineio::wire_ptr packet;
 };
 
-fanout::fanout(std::vector<shard_target> shards) {
+fanout::fanout(std::string nsp, std::vector<shard_target> shards) : nsp_(std::move(nsp)) {
     for (auto& s : shards) {
         auto box = std::make_unique<inbox>();
         box->target = s;
@@ -21,23 +19,21 @@ fanout::fanout(std::vector<shard_target> shards) {
 
 fanout::~fanout() = default;
 
-void fanout::publish(const std::vector<telemetry>& batch) {
-    if (batch.empty()) {
+void fanout::deliver(const core::telemetry_batch& batch) {
+    if (!batch || batch->empty()) {
         return;
     }
-    auto stamp = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::steady_clock::now().time_since_epoch()).count();
     auto items = std::make_shared<std::vector<encoded>>();
-    items->reserve(batch.size());
-    for (const auto& t : batch) {
+    items->reserve(batch->size());
+    for (const auto& t : *batch) {
         std::string body = R"(["telemetries",)";
         body += t.json;
         body += ']';
-        items->push_back({room_of(t.device_id),
-                          socketio::make_packet(socketio::packet_type::event, devices_namespace_name, body,
-                                                std::nullopt, 0, stamp)});
+        items->push_back({room_of(t.key),
+                          socketio::make_packet(socketio::packet_type::event, nsp_, body, std::nullopt, 0,
+                                                t.ingested_ns)});
     }
-    stats_.telemetries_in.fetch_add(batch.size(), std::memory_order_relaxed);
+    stats_.telemetries_in.fetch_add(batch->size(), std::memory_order_relaxed);
     batch_ptr shared = std::move(items);
     for (auto& box : inboxes_) {
         bool post = false;
@@ -52,7 +48,7 @@ void fanout::publish(const std::vector<telemetry>& batch) {
     }
 }
 
-// On the shard: every batch published so far, in publish order, then the room fan-out.
+// On the shard: every batch delivered so far, in publish order, then the room fan-out.
 void fanout::drain(inbox& box) {
     std::vector<batch_ptr> batches;
     {

@@ -1,9 +1,11 @@
 #pragma once
-// Delivery of telemetries to sockets (contract section 4): each telemetry is encoded once as
-// the packet 42/devices,["telemetries",<json>] and posted once per shard with the batch;
-// each shard writes the same bytes to every socket of room telemetries:<deviceId>.
-// publish() may be called from any thread. Order per device is the order of publish() calls:
-// each shard has an inbox, appended under a lock in publish() and drained in order on the
+// Delivery of telemetries to sockets (contract section 4): the bus hands each batch here once;
+// each telemetry is encoded once as the packet 42/devices,["telemetries",<json>] and the
+// batch is posted once per shard; each shard writes the same bytes to every socket of the
+// telemetry's (tenant, device) room. This is the only path to the sockets, whichever bus
+// carried the telemetry.
+// deliver() may be called from any thread. Order per device is the order of deliver() calls:
+// each shard has an inbox, appended under a lock in deliver() and drained in order on the
 // shard. (A plain asio::post is not enough: a post made on a shard's own thread waits in a
 // private queue until the running handler returns, so a later post from another thread, for
 // a POST answered meanwhile, could overtake it.)
@@ -31,10 +33,11 @@ public:
         boost::asio::any_io_executor executor;
         socketio::server* server;
     };
-    explicit fanout(std::vector<shard_target> shards);
+    // `nsp` is the namespace the telemetries are emitted in ("/devices").
+    fanout(std::string nsp, std::vector<shard_target> shards);
     ~fanout();
 
-    void publish(const std::vector<telemetry>& batch);
+    void deliver(const core::telemetry_batch& batch);
     const fanout_stats& stats() const { return stats_; }
 
     struct encoded;
@@ -49,6 +52,7 @@ private:
     };
     void drain(inbox& box);
 
+    std::string nsp_;
     std::vector<std::unique_ptr<inbox>> inboxes_;
     fanout_stats stats_;
 };

@@ -1,7 +1,14 @@
 #include "app/telemetry/ingest.hpp"
 
+#include "app/telemetry/telemetry.hpp"
+
 #include "core/json_text.hpp"
 
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -30,26 +37,46 @@ http_response bad_request(const http_request& req, std::string message, std::opt
     return json_response(req, http::status::bad_request, std::move(o));
 }
 
-bool token_matches(std::string_view header, const std::string& token) {
+bool token_matches(std::string_view header, const std::vector<std::string>& tokens) {
     constexpr std::string_view prefix = "Bearer ";
     if (!header.starts_with(prefix)) {
         return false;
     }
     auto given = header.substr(prefix.size());
-    // Constant time, so the comparison does not reveal how much of a guess was right.
-    return given.size() == token.size() && CRYPTO_memcmp(given.data(), token.data(), token.size()) == 0;
+    // Constant time per token, and every token is compared, so neither the comparison nor
+    // which token matched shows in the timing.
+    bool match = false;
+    for (const auto& token : tokens) {
+        match |= given.size() == token.size() && CRYPTO_memcmp(given.data(), token.data(), token.size()) == 0;
+    }
+    return match;
+}
+
+// The bus completes on its own thread (or at once, in process): resume on the caller's
+// executor. A plain function, not a coroutine, so that the co_await in handle() has no
+// temporary lambda in it (GCC 12 destroys such captures twice).
+boost::asio::awaitable<core::publish_result> async_publish(core::bus& bus, core::telemetry_batch batch) {
+    return boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(core::publish_result)>(
+        [&bus, batch = std::move(batch)](auto handler) {
+            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+            bus.publish(batch, [shared](core::publish_result r) {
+                auto ex = boost::asio::get_associated_executor(*shared);
+                boost::asio::post(ex, [shared, r] { (*shared)(r); });
+            });
+        },
+        boost::asio::use_awaitable);
 }
 
 } // namespace
 
-http_response ingest::handle(const http_request& req) {
+std::variant<http_response, core::telemetry_batch> ingest::validate(const http_request& req) const {
     if (req.method() != http::verb::post) {
         auto res = json_response(req, http::status::method_not_allowed,
                                  {{"error", "method_not_allowed"}, {"message", "use POST"}});
         res.set(http::field::allow, "POST");
         return res;
     }
-    if (!options_.token.empty() && !token_matches(req[http::field::authorization], options_.token)) {
+    if (!options_.tokens.empty() && !token_matches(req[http::field::authorization], options_.tokens)) {
         return json_response(req, http::status::unauthorized,
                              {{"error", "unauthorized"}, {"message", "a valid ingest bearer token is required"}});
     }
@@ -84,8 +111,11 @@ http_response ingest::handle(const http_request& req) {
     if (texts.size() != values.size()) {
         return bad_request(req, "body is not valid JSON", std::nullopt); // cannot happen after parse
     }
-    std::vector<telemetry> batch;
-    batch.reserve(values.size());
+    auto stamp = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::steady_clock::now().time_since_epoch())
+                     .count();
+    auto batch = std::make_shared<std::vector<telemetry>>();
+    batch->reserve(values.size());
     for (std::size_t i = 0; i < values.size(); ++i) {
         if (!values[i]->is_object()) {
             return bad_request(req, "telemetry must be an object", i);
@@ -96,10 +126,42 @@ http_response ingest::handle(const http_request& req) {
                 return bad_request(req, *why, i);
             }
         }
-        batch.push_back({std::string(o.at("deviceId").as_string()), std::string(texts[i])});
+        batch->push_back({{std::string(o.at("tenantId").as_string()), std::string(o.at("deviceId").as_string())},
+                          std::string(texts[i]),
+                          stamp});
     }
-    out_.publish(batch);
-    return json_response(req, http::status::accepted, {{"accepted", batch.size()}});
+    return core::telemetry_batch(std::move(batch));
+}
+
+http_response ingest::answer(const http_request& req, core::publish_result result, std::size_t count) {
+    switch (result) {
+    case core::publish_result::confirmed:
+        return json_response(req, http::status::accepted, {{"accepted", count}});
+    case core::publish_result::unavailable:
+        return json_response(req, http::status::service_unavailable,
+                             {{"error", "unavailable"}, {"message", "the telemetry bus is down: nothing was published"}});
+    case core::publish_result::failed:
+        break;
+    }
+    return json_response(req, http::status::service_unavailable,
+                         {{"error", "unavailable"},
+                          {"message", "the telemetry bus failed during the request: a part may have been delivered"}});
+}
+
+boost::asio::awaitable<http_response> ingest::handle(const http_request& req) {
+    auto checked = validate(req);
+    if (auto* refusal = std::get_if<http_response>(&checked)) {
+        co_return std::move(*refusal);
+    }
+    auto batch = std::get<core::telemetry_batch>(std::move(checked));
+    auto count = batch->size();
+    auto result = co_await async_publish(bus_, std::move(batch));
+    if (result == core::publish_result::confirmed) {
+        stats_.accepted.fetch_add(count, std::memory_order_relaxed);
+    } else {
+        stats_.unavailable.fetch_add(1, std::memory_order_relaxed);
+    }
+    co_return answer(req, result, count);
 }
 
 } // namespace kamea::app::telemetry

@@ -46,8 +46,9 @@ socket_state& state_of(socketio::socket& s) { return *std::static_pointer_cast<s
 
 subscriptions::subscriptions(boost::asio::any_io_executor ex,
                              const authorization::authorizer& authz,
+                             core::bus& bus,
                              subscription_options options)
-    : ex_(ex), authz_(authz), options_(options), reauth_timer_(ex) {
+    : ex_(ex), authz_(authz), options_(options), interest_(ex, bus), reauth_timer_(ex) {
     if (options_.reauth_interval.count() > 0) {
         reauthorize();
     }
@@ -57,6 +58,23 @@ subscriptions::~subscriptions() {
     *alive_ = false;
     reauth_timer_.cancel();
 }
+
+namespace {
+
+bool same_key(const subscription& sub, const core::device_key& key) { return sub.key == key; }
+
+// Whether an unsubscribe came after subscribe request `request` was made.
+bool cancelled(const socket_state& st, const core::device_key& key, std::uint64_t request) {
+    for (const auto& k : {key, core::device_key{"", key.device_id}}) {
+        auto it = st.unsubscribed_at.find(k);
+        if (it != st.unsubscribed_at.end() && it->second >= request) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
 
 void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
     const auto* payload = first_object(e);
@@ -70,11 +88,11 @@ void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
             return;
         }
     }
-    std::string device(payload->at("deviceId").as_string());
-    std::string tenant(payload->at("tenantId").as_string());
+    core::device_key key{std::string(payload->at("tenantId").as_string()),
+                         std::string(payload->at("deviceId").as_string())};
     auto& st = state_of(s);
     bool already = std::any_of(st.subscriptions.begin(), st.subscriptions.end(),
-                               [&](const subscription& sub) { return sub.device_id == device; });
+                               [&](const subscription& sub) { return same_key(sub, key); });
     if (!already && st.subscriptions.size() + st.pending >= options_.max_per_socket) {
         bad_request(s, "telemetries",
                     "too many subscriptions (at most " + std::to_string(options_.max_per_socket) + ")",
@@ -84,8 +102,8 @@ void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
     ++st.pending;
     auto request = ++st.next_request;
     auto ack_id = e.ack_id;
-    authz_.check(ex_, {st.token, tenant, device},
-                 [this, alive = alive_, weak = s.weak_from_this(), device, tenant, request,
+    authz_.check(ex_, {st.token, key.tenant_id, key.device_id},
+                 [this, alive = alive_, weak = s.weak_from_this(), key, request,
                   ack_id](const authorization::result& r) {
                      auto sock = weak.lock();
                      if (!*alive || !sock || !sock->connected()) {
@@ -94,12 +112,13 @@ void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
                      auto& state = state_of(*sock);
                      --state.pending;
                      if (r.outcome == verdict::denied) {
-                         deny(*sock, device, tenant, r.message, ack_id);
+                         deny(*sock, key, r.message, ack_id);
                          return;
                      }
                      if (r.outcome == verdict::error) {
                          core::log::warn("authorization_error", {{"socket", sock->id()},
-                                                                 {"deviceId", device},
+                                                                 {"deviceId", key.device_id},
+                                                                 {"tenantId", key.tenant_id},
                                                                  {"message", r.message}});
                          sock->emit("internal_server_error",
                                     boost::json::serialize(boost::json::object{{"message", r.message}}));
@@ -108,25 +127,61 @@ void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
                          }
                          return;
                      }
-                     auto cancelled = state.unsubscribed_at.find(device);
-                     if (cancelled == state.unsubscribed_at.end() || cancelled->second < request) {
-                         auto it = std::find_if(state.subscriptions.begin(), state.subscriptions.end(),
-                                                [&](const subscription& sub) { return sub.device_id == device; });
-                         if (it == state.subscriptions.end()) {
-                             state.subscriptions.push_back({device, tenant, clock::now(), false});
-                             subscription_gauge().fetch_add(1, std::memory_order_relaxed);
-                         } else {
-                             it->authorized_at = clock::now();
+                     if (cancelled(state, key, request)) {
+                         if (ack_id) {
+                             sock->ack(*ack_id, ack_ok); // unsubscribed meanwhile: the later wish wins
                          }
-                         sock->join(room_of(device));
-                         subscribed_[sock.get()] = sock;
+                         return;
                      }
-                     if (ack_id) {
-                         sock->ack(*ack_id, ack_ok);
-                     }
+                     add(*sock, key, ack_id);
                  });
 }
 
+// An authorized subscription: the room at once, the ack once the bus has the pair (so a
+// telemetry published after the ack is delivered, whichever instance it was posted to).
+void subscriptions::add(socketio::socket& s, const core::device_key& key, std::optional<std::uint64_t> ack_id) {
+    auto& state = state_of(s);
+    auto it = std::find_if(state.subscriptions.begin(), state.subscriptions.end(),
+                           [&](const subscription& sub) { return same_key(sub, key); });
+    if (it != state.subscriptions.end()) {
+        it->authorized_at = clock::now();
+        if (ack_id) {
+            s.ack(*ack_id, ack_ok); // subscribing twice is harmless
+        }
+        return;
+    }
+    state.subscriptions.push_back({key, clock::now(), false});
+    subscription_gauge().fetch_add(1, std::memory_order_relaxed);
+    s.join(room_of(key));
+    subscribed_[&s] = s.weak_from_this();
+    interest_.acquire(key, [weak = s.weak_from_this(), key, ack_id](core::watch_result result) {
+        auto sock = weak.lock();
+        if (!sock || !sock->connected()) {
+            return; // forget() released it
+        }
+        if (result != core::watch_result::refused) {
+            if (ack_id) {
+                sock->ack(*ack_id, ack_ok);
+            }
+            return;
+        }
+        // The bus does not hold the pair for us: neither does the socket.
+        auto& st = state_of(*sock);
+        auto removed = std::erase_if(st.subscriptions, [&](const subscription& sub) { return same_key(sub, key); });
+        subscription_gauge().fetch_sub(static_cast<std::int64_t>(removed), std::memory_order_relaxed);
+        sock->leave(room_of(key));
+        std::string message = "this instance watches too many devices; try again later";
+        core::log::warn("bindings_exhausted", {{"socket", sock->id()}, {"deviceId", key.device_id},
+                                               {"tenantId", key.tenant_id}});
+        sock->emit("internal_server_error", boost::json::serialize(boost::json::object{{"message", message}}));
+        if (ack_id) {
+            sock->ack(*ack_id, error_ack("internal_server_error", message));
+        }
+    });
+}
+
+// {"deviceId"} leaves that device in every tenant the socket holds it for; with "tenantId",
+// only that pair.
 void subscriptions::unsubscribe(socketio::socket& s, const socketio::event& e) {
     const auto* payload = first_object(e);
     if (payload == nullptr) {
@@ -137,12 +192,30 @@ void subscriptions::unsubscribe(socketio::socket& s, const socketio::event& e) {
         bad_request(s, "telemetries:unsubscribe", *why, e.ack_id);
         return;
     }
-    std::string device(payload->at("deviceId").as_string());
+    std::string tenant;
+    if (const auto* t = payload->if_contains("tenantId"); t != nullptr) {
+        if (auto why = check_id(t, "tenantId")) {
+            bad_request(s, "telemetries:unsubscribe", *why, e.ack_id);
+            return;
+        }
+        tenant = std::string(t->as_string());
+    }
+    core::device_key wanted{tenant, std::string(payload->at("deviceId").as_string())};
     auto& st = state_of(s);
-    st.unsubscribed_at[device] = st.next_request; // cancels subscribe requests still pending
-    auto removed = std::erase_if(st.subscriptions, [&](const subscription& sub) { return sub.device_id == device; });
-    subscription_gauge().fetch_sub(static_cast<std::int64_t>(removed), std::memory_order_relaxed);
-    s.leave(room_of(device));
+    st.unsubscribed_at[wanted] = st.next_request; // cancels subscribe requests still pending
+    std::vector<core::device_key> left;
+    std::erase_if(st.subscriptions, [&](const subscription& sub) {
+        bool match = sub.key.device_id == wanted.device_id && (tenant.empty() || sub.key.tenant_id == tenant);
+        if (match) {
+            left.push_back(sub.key);
+        }
+        return match;
+    });
+    subscription_gauge().fetch_sub(static_cast<std::int64_t>(left.size()), std::memory_order_relaxed);
+    for (const auto& key : left) {
+        s.leave(room_of(key));
+        interest_.release(key);
+    }
     if (e.ack_id) {
         s.ack(*e.ack_id, ack_ok);
     }
@@ -154,18 +227,20 @@ void subscriptions::forget(socketio::socket& s) {
         auto& st = state_of(s);
         subscription_gauge().fetch_sub(static_cast<std::int64_t>(st.subscriptions.size()),
                                        std::memory_order_relaxed);
+        for (const auto& sub : st.subscriptions) {
+            interest_.release(sub.key);
+        }
         st.subscriptions.clear();
     }
 }
 
 void subscriptions::deny(socketio::socket& s,
-                         const std::string& device,
-                         const std::string& tenant,
+                         const core::device_key& key,
                          const std::string& message,
                          std::optional<std::uint64_t> ack_id) {
-    core::log::info("access_denied", {{"socket", s.id()}, {"deviceId", device}, {"tenantId", tenant}});
+    core::log::info("access_denied", {{"socket", s.id()}, {"deviceId", key.device_id}, {"tenantId", key.tenant_id}});
     s.emit("access_denied", boost::json::serialize(boost::json::object{
-                                {"deviceId", device}, {"tenantId", tenant}, {"message", message}}));
+                                {"deviceId", key.device_id}, {"tenantId", key.tenant_id}, {"message", message}}));
     if (ack_id) {
         s.ack(*ack_id, error_ack("access_denied", message));
     }
@@ -193,29 +268,28 @@ void subscriptions::reauthorize() {
                 continue;
             }
             sub.checking = true;
-            authz_.check(ex_, {st.token, sub.tenant_id, sub.device_id},
-                         [this, alive = alive_, weak = std::weak_ptr(sock), device = sub.device_id,
-                          tenant = sub.tenant_id](const authorization::result& r) {
+            authz_.check(ex_, {st.token, sub.key.tenant_id, sub.key.device_id},
+                         [this, alive = alive_, weak = std::weak_ptr(sock), key = sub.key](const authorization::result& r) {
                              auto s = weak.lock();
                              if (!*alive || !s || !s->connected()) {
                                  return;
                              }
                              auto& state = state_of(*s);
                              auto it = std::find_if(state.subscriptions.begin(), state.subscriptions.end(),
-                                                    [&](const subscription& x) { return x.device_id == device; });
+                                                    [&](const subscription& x) { return same_key(x, key); });
                              if (it == state.subscriptions.end()) {
                                  return; // unsubscribed meanwhile
                              }
                              it->checking = false;
                              if (r.outcome == verdict::denied) {
-                                 deny(*s, device, tenant, "authorization revoked", std::nullopt);
+                                 deny(*s, key, "authorization revoked", std::nullopt);
                              } else if (r.outcome == verdict::allowed) {
                                  it->authorized_at = clock::now();
                              } else {
                                  // An error is not a revocation: keep the subscription, try
                                  // again at the next tick.
                                  core::log::warn("reauthorization_error",
-                                                 {{"socket", s->id()}, {"deviceId", device}, {"message", r.message}});
+                                                 {{"socket", s->id()}, {"deviceId", key.device_id}, {"tenantId", key.tenant_id}, {"message", r.message}});
                              }
                          });
         }

@@ -1,10 +1,13 @@
 #pragma once
 // The telemetry subscriptions of one shard (contract section 4): `telemetries` and
 // `telemetries:unsubscribe` events, validation, authorization through the Management API,
-// rooms, acks, and periodic re-authorization. Shard-local; the authorizer answers on this
+// rooms (one per (tenant, device) pair), the bus's interest in those pairs, acks, and
+// periodic re-authorization. Shard-local; the authorizer answers on this
 // shard.
 
 #include "app/authorization/authorizer.hpp"
+#include "app/telemetry/interest.hpp"
+#include "core/device_key.hpp"
 #include "socketio/socket.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -25,8 +28,7 @@ struct subscription_options {
 
 // What a /devices socket holds (see devices_namespace).
 struct subscription {
-    std::string device_id;
-    std::string tenant_id;
+    core::device_key key;
     std::chrono::steady_clock::time_point authorized_at;
     bool checking = false;
 };
@@ -36,13 +38,16 @@ struct socket_state {
     std::vector<subscription> subscriptions;
     std::size_t pending = 0;      // subscribe requests waiting for the Management API
     std::uint64_t next_request = 0;
-    std::unordered_map<std::string, std::uint64_t> unsubscribed_at; // device -> request number
+    // Pair -> the request number at its last unsubscribe, which cancels subscribe requests
+    // still waiting for the API. An empty tenant stands for "this device in every tenant".
+    std::unordered_map<core::device_key, std::uint64_t, core::device_key_hash> unsubscribed_at;
 };
 
 class subscriptions {
 public:
     subscriptions(boost::asio::any_io_executor ex,
                   const authorization::authorizer& authz,
+                  core::bus& bus,
                   subscription_options options);
     ~subscriptions();
 
@@ -52,15 +57,16 @@ public:
 
 private:
     void reauthorize();
+    void add(socketio::socket& s, const core::device_key& key, std::optional<std::uint64_t> ack_id);
     void deny(socketio::socket& s,
-              const std::string& device,
-              const std::string& tenant,
+              const core::device_key& key,
               const std::string& message,
               std::optional<std::uint64_t> ack_id);
 
     boost::asio::any_io_executor ex_;
     const authorization::authorizer& authz_;
     subscription_options options_;
+    interest interest_;
     boost::asio::steady_timer reauth_timer_;
     std::unordered_map<socketio::socket*, std::weak_ptr<socketio::socket>> subscribed_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -1,25 +1,28 @@
 #pragma once
-// A telemetry as it travels inside the service: the device it belongs to and its JSON text
-// exactly as it was published (contract section 7).
+// Telemetry inside the application: the type is core's (the bus carries it too), the room is
+// the application's. A room is keyed by the (tenant, device) pair, since device ids are unique
+// only within a tenant; docs and logs still call it telemetries:<deviceId> (contract section 4).
+
+#include "core/bus.hpp"
+#include "core/device_key.hpp"
 
 #include <string>
-#include <string_view>
-#include <optional>
-
-#include <boost/json/value.hpp>
 
 namespace kamea::app::telemetry {
 
-struct telemetry {
-    std::string device_id;
-    std::string json;
-};
+using core::check_id;
+using core::device_key;
+using core::telemetry;
 
-inline std::string room_of(std::string_view device_id) {
-    return "telemetries:" + std::string(device_id);
+// '/' cannot occur in an id, so the name is unambiguous.
+inline std::string room_of(const device_key& key) {
+    std::string name;
+    name.reserve(13 + key.tenant_id.size() + key.device_id.size());
+    name += "telemetries:";
+    name += key.tenant_id;
+    name += '/';
+    name += key.device_id;
+    return name;
 }
-
-// Contract section 4: 1-128 characters of [A-Za-z0-9._:-]. Returns what is wrong, if anything.
-std::optional<std::string> check_id(const boost::json::value* v, std::string_view field);
 
 } // namespace kamea::app::telemetry

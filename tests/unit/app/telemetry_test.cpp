@@ -3,7 +3,11 @@
 #include "app/authorization/management_api_client.hpp"
 #include "app/telemetry/fanout.hpp"
 #include "app/telemetry/ingest.hpp"
+#include "app/telemetry/interest.hpp"
+#include "bus/in_process_bus.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 
@@ -21,7 +25,7 @@ struct null_link : engineio::transport_link {
 
 struct joiner : socketio::namespace_handler {
     std::optional<std::string> on_connect(socketio::socket& s, const boost::json::object& auth) override {
-        s.join(room_of(auth.at("device").as_string()));
+        s.join(room_of({std::string(auth.at("tenant").as_string()), std::string(auth.at("device").as_string())}));
         return std::nullopt;
     }
     void on_event(socketio::socket&, const socketio::event&) override {}
@@ -35,12 +39,12 @@ struct shard_stub {
 
     shard_stub() { srv.add_namespace("/devices", std::make_unique<joiner>()); }
 
-    engineio::session& subscriber(const std::string& device) {
+    engineio::session& subscriber(const std::string& device, const std::string& tenant = "t") {
         auto s = std::make_shared<engineio::session>(ctx.get_executor(), "s", engineio::transport_kind::websocket,
                                                      engineio::session_options{}, engineio::handshake_info{});
         s->set_handler(srv.make_connection(*s));
         s->attach_websocket(&link);
-        std::string connect = R"(0/devices,{"device":")" + device + R"("})";
+        std::string connect = R"(0/devices,{"device":")" + device + R"(","tenant":")" + tenant + R"("})";
         s->on_packet({engineio::packet_type::message, false, connect});
         std::vector<engineio::wire_ptr> drain;
         s->take_queue(drain);
@@ -69,14 +73,46 @@ http_request post(std::string body, std::string content_type = "application/json
     return req;
 }
 
+// A bus that answers as told, to see ingestion's answers to each outcome.
+struct scripted_bus : core::bus {
+    core::publish_result answer = core::publish_result::confirmed;
+    std::vector<core::device_key> watched, unwatched;
+    std::vector<watch_handler> pending;
+    void start(delivery_handler) override {}
+    void publish(core::telemetry_batch, publish_handler done) override { done(answer); }
+    void watch(const core::device_key& k, watch_handler done) override {
+        watched.push_back(k);
+        pending.push_back(std::move(done));
+    }
+    void unwatch(const core::device_key& k) override { unwatched.push_back(k); }
+    core::bus_status status() const override { return {}; }
+    void stop(std::chrono::milliseconds) override {}
+};
+
 struct ingest_fixture : ::testing::Test {
     shard_stub a;
     shard_stub b;
-    fanout out{{{a.ctx.get_executor(), &a.srv}, {b.ctx.get_executor(), &b.srv}}};
+    fanout out{"/devices", {{a.ctx.get_executor(), &a.srv}, {b.ctx.get_executor(), &b.srv}}};
+    bus::in_process_bus in_process;
+    boost::asio::io_context http_ctx;
+
+    ingest_fixture() {
+        in_process.start([this](core::telemetry_batch batch) { out.deliver(batch); });
+    }
 
     void run() {
         a.ctx.poll();
         b.ctx.poll();
+    }
+
+    // Runs ingestion's coroutine to its answer, as the internal listener would.
+    http_response handle(ingest& in, const http_request& req) {
+        std::optional<http_response> res;
+        boost::asio::co_spawn(
+            http_ctx, [&]() -> boost::asio::awaitable<void> { res = co_await in.handle(req); }, boost::asio::detached);
+        http_ctx.restart();
+        http_ctx.run();
+        return std::move(*res);
     }
 };
 
@@ -86,8 +122,8 @@ TEST_F(ingest_fixture, batch_reaches_the_room_on_every_shard_as_published) {
     auto& on_a = a.subscriber("dev-1");
     auto& on_b = b.subscriber("dev-1");
     auto& other = b.subscriber("dev-2");
-    ingest in({}, out);
-    auto res = in.handle(post(R"([{"deviceId":"dev-1","tenantId":"t","v":1.50}, {"tenantId":"t","deviceId":"dev-1","v":2}])"));
+    ingest in({}, in_process);
+    auto res = handle(in, post(R"([{"deviceId":"dev-1","tenantId":"t","v":1.50}, {"tenantId":"t","deviceId":"dev-1","v":2}])"));
     EXPECT_EQ(res.result(), http::status::accepted);
     EXPECT_EQ(res.body(), R"({"accepted":2})");
     run();
@@ -103,16 +139,16 @@ TEST_F(ingest_fixture, batch_reaches_the_room_on_every_shard_as_published) {
 
 TEST_F(ingest_fixture, single_object_body) {
     auto& s = a.subscriber("d");
-    ingest in({}, out);
-    EXPECT_EQ(in.handle(post(R"({"deviceId":"d","tenantId":"t"})")).result(), http::status::accepted);
+    ingest in({}, in_process);
+    EXPECT_EQ(handle(in, post(R"({"deviceId":"d","tenantId":"t"})")).result(), http::status::accepted);
     run();
     EXPECT_EQ(a.received(s).size(), 1U);
 }
 
 TEST_F(ingest_fixture, a_bad_element_refuses_the_whole_batch) {
     auto& s = a.subscriber("d");
-    ingest in({}, out);
-    auto res = in.handle(post(R"([{"deviceId":"d","tenantId":"t"},{"deviceId":"d"}])"));
+    ingest in({}, in_process);
+    auto res = handle(in, post(R"([{"deviceId":"d","tenantId":"t"},{"deviceId":"d"}])"));
     EXPECT_EQ(res.result(), http::status::bad_request);
     auto body = boost::json::parse(res.body()).as_object();
     EXPECT_EQ(body.at("error"), "bad_request");
@@ -122,26 +158,118 @@ TEST_F(ingest_fixture, a_bad_element_refuses_the_whole_batch) {
 }
 
 TEST_F(ingest_fixture, every_refusal_status) {
-    ingest in({}, out);
-    EXPECT_EQ(in.handle(post("{not json")).result(), http::status::bad_request);
-    EXPECT_EQ(in.handle(post("42")).result(), http::status::bad_request);
-    EXPECT_EQ(in.handle(post("[1]")).result(), http::status::bad_request);
-    EXPECT_EQ(in.handle(post(R"({"deviceId":"a b","tenantId":"t"})")).result(), http::status::bad_request);
-    EXPECT_EQ(in.handle(post(R"({"deviceId":"d","tenantId":7})")).result(), http::status::bad_request);
-    EXPECT_EQ(in.handle(post(R"({"deviceId":"d","tenantId":"t"})", "text/plain")).result(),
+    ingest in({}, in_process);
+    EXPECT_EQ(handle(in, post("{not json")).result(), http::status::bad_request);
+    EXPECT_EQ(handle(in, post("42")).result(), http::status::bad_request);
+    EXPECT_EQ(handle(in, post("[1]")).result(), http::status::bad_request);
+    EXPECT_EQ(handle(in, post(R"({"deviceId":"a b","tenantId":"t"})")).result(), http::status::bad_request);
+    EXPECT_EQ(handle(in, post(R"({"deviceId":"d","tenantId":7})")).result(), http::status::bad_request);
+    EXPECT_EQ(handle(in, post(R"({"deviceId":"d","tenantId":"t"})", "text/plain")).result(),
               http::status::unsupported_media_type);
-    EXPECT_EQ(in.handle(post(R"({"deviceId":"d","tenantId":"t"})", "application/json; charset=utf-8")).result(),
+    EXPECT_EQ(handle(in, post(R"({"deviceId":"d","tenantId":"t"})", "application/json; charset=utf-8")).result(),
               http::status::accepted);
     http_request get{http::verb::get, "/internal/v1/telemetries", 11};
-    EXPECT_EQ(in.handle(get).result(), http::status::method_not_allowed);
+    EXPECT_EQ(handle(in, get).result(), http::status::method_not_allowed);
 }
 
 TEST_F(ingest_fixture, ingest_token) {
-    ingest in({"s3cret"}, out);
+    ingest in({{"old-token", "s3cret"}}, in_process);
     std::string body = R"({"deviceId":"d","tenantId":"t"})";
-    EXPECT_EQ(in.handle(post(body)).result(), http::status::unauthorized);
-    EXPECT_EQ(in.handle(post(body, "application/json", "Bearer wrong!")).result(), http::status::unauthorized);
-    EXPECT_EQ(in.handle(post(body, "application/json", "Bearer s3cret")).result(), http::status::accepted);
+    EXPECT_EQ(handle(in, post(body)).result(), http::status::unauthorized);
+    EXPECT_EQ(handle(in, post(body, "application/json", "Bearer wrong!")).result(), http::status::unauthorized);
+    EXPECT_EQ(handle(in, post(body, "application/json", "Bearer s3cret")).result(), http::status::accepted);
+    // Rotation: every token of the list is accepted.
+    EXPECT_EQ(handle(in, post(body, "application/json", "Bearer old-token")).result(), http::status::accepted);
+    EXPECT_EQ(handle(in, post(body, "application/json", "Bearer s3cre")).result(), http::status::unauthorized);
+}
+
+// Device ids are unique only within a tenant: the same id in another tenant is another room.
+TEST_F(ingest_fixture, a_telemetry_reaches_only_its_own_tenant) {
+    auto& tenant_a = a.subscriber("X", "tenant-a");
+    auto& tenant_b = b.subscriber("X", "tenant-b");
+    ingest in({}, in_process);
+    EXPECT_EQ(handle(in, post(R"([{"deviceId":"X","tenantId":"tenant-b","v":"b"}])")).result(), http::status::accepted);
+    run();
+    EXPECT_TRUE(a.received(tenant_a).empty());
+    EXPECT_EQ(b.received(tenant_b),
+              std::vector<std::string>{R"(42/devices,["telemetries",{"deviceId":"X","tenantId":"tenant-b","v":"b"}])"});
+}
+
+TEST_F(ingest_fixture, the_answer_follows_the_bus) {
+    scripted_bus bus;
+    ingest in({}, bus);
+    std::string body = R"([{"deviceId":"d","tenantId":"t"},{"deviceId":"e","tenantId":"t"}])";
+    auto ok = handle(in, post(body));
+    EXPECT_EQ(ok.result(), http::status::accepted);
+    EXPECT_EQ(ok.body(), R"({"accepted":2})");
+    bus.answer = core::publish_result::unavailable;
+    auto down = handle(in, post(body));
+    EXPECT_EQ(down.result(), http::status::service_unavailable);
+    EXPECT_EQ(boost::json::parse(down.body()).at("error"), "unavailable");
+    bus.answer = core::publish_result::failed;
+    auto midway = handle(in, post(body));
+    EXPECT_EQ(midway.result(), http::status::service_unavailable);
+    EXPECT_NE(midway.body().find("a part may have been delivered"), std::string::npos);
+    EXPECT_EQ(in.stats().accepted, 2U);
+    EXPECT_EQ(in.stats().unavailable, 2U);
+}
+
+// One watch per shard and pair, however many holders; released when the last one leaves.
+TEST(interest, one_watch_per_pair_until_the_last_holder_leaves) {
+    boost::asio::io_context ctx;
+    scripted_bus bus;
+    interest in(ctx.get_executor(), bus);
+    core::device_key x{"t", "x"};
+    std::vector<core::watch_result> told;
+    auto record = [&](core::watch_result r) { told.push_back(r); };
+    in.acquire(x, record);
+    in.acquire(x, record);
+    ASSERT_EQ(bus.watched.size(), 1U);
+    EXPECT_TRUE(told.empty()); // nobody is told before the bus answers
+    bus.pending.front()(core::watch_result::bound);
+    ctx.poll();
+    EXPECT_EQ(told, (std::vector<core::watch_result>{core::watch_result::bound, core::watch_result::bound}));
+    in.acquire(x, record); // already watched: told at once
+    EXPECT_EQ(told.size(), 3U);
+    in.release(x);
+    in.release(x);
+    EXPECT_TRUE(bus.unwatched.empty());
+    in.release(x);
+    EXPECT_EQ(bus.unwatched, std::vector<core::device_key>{x});
+    EXPECT_EQ(in.pairs(), 0U);
+    // The same device id in another tenant is another pair.
+    in.acquire({"u", "x"}, record);
+    EXPECT_EQ(bus.watched.size(), 2U);
+    EXPECT_EQ(bus.watched.back(), (core::device_key{"u", "x"}));
+}
+
+TEST(interest, a_refused_watch_holds_nothing) {
+    boost::asio::io_context ctx;
+    scripted_bus bus;
+    interest in(ctx.get_executor(), bus);
+    core::device_key x{"t", "x"};
+    std::vector<core::watch_result> told;
+    in.acquire(x, [&](core::watch_result r) { told.push_back(r); });
+    bus.pending.front()(core::watch_result::refused);
+    ctx.poll();
+    EXPECT_EQ(told, std::vector<core::watch_result>{core::watch_result::refused});
+    EXPECT_EQ(in.pairs(), 0U);
+    in.release(x); // a refused holder's release (it should not, but must be harmless)
+    EXPECT_TRUE(bus.unwatched.empty());
+}
+
+TEST(interest, everyone_gone_before_the_bus_answered) {
+    boost::asio::io_context ctx;
+    scripted_bus bus;
+    interest in(ctx.get_executor(), bus);
+    core::device_key x{"t", "x"};
+    in.acquire(x, [](core::watch_result) {});
+    in.release(x);
+    EXPECT_TRUE(bus.unwatched.empty()); // the watch is still on its way
+    bus.pending.front()(core::watch_result::deferred);
+    ctx.poll();
+    EXPECT_EQ(bus.unwatched, std::vector<core::device_key>{x});
+    EXPECT_EQ(in.pairs(), 0U);
 }
 
 TEST(management_api_url, parses_http_and_https) {

@@ -173,11 +173,22 @@ TEST_F(connection_fixture, server_disconnect_sends_disconnect_packet) {
 TEST_F(connection_fixture, server_close_disconnects_every_namespace_first) {
     post("0");
     sent();
-    session->close(engineio::close_reason::shutdown);
+    session->close(engineio::close_reason::server_close);
     auto out = sent();
     ASSERT_EQ(out.size(), 1U);
     EXPECT_EQ(out[0], "41");
     EXPECT_EQ(srv.socket_count(), 0U);
+}
+
+// Contract section 10: a shutdown closes the transport alone, as the reference's io.close(),
+// so that the stock client reconnects (a DISCONNECT would tell it not to).
+TEST_F(connection_fixture, shutdown_closes_without_disconnect) {
+    post("0");
+    sent();
+    session->close(engineio::close_reason::shutdown);
+    EXPECT_TRUE(sent().empty());
+    EXPECT_EQ(srv.socket_count(), 0U);
+    EXPECT_EQ(handler->disconnects.back(), "server shutting down");
 }
 
 TEST_F(connection_fixture, server_ack_round_trip) {

@@ -1,8 +1,8 @@
-#include "app/telemetry/telemetry.hpp"
+#include "core/device_key.hpp"
 
 #include <algorithm>
 
-namespace kamea::app::telemetry {
+namespace kamea::core {
 
 std::optional<std::string> check_id(const boost::json::value* v, std::string_view field) {
     std::string name(field);
@@ -26,4 +26,4 @@ std::optional<std::string> check_id(const boost::json::value* v, std::string_vie
     return std::nullopt;
 }
 
-} // namespace kamea::app::telemetry
+} // namespace kamea::core
