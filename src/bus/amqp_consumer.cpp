@@ -138,6 +138,7 @@ void amqp_consumer::run() {
         }
         const auto& url = options_.urls[url_index];
         std::string failure;
+        bool reached = false; // connected, as opposed to a failed attempt
         try {
             amqp_connection c(url, options_, kicker_);
             setup(c);
@@ -152,6 +153,7 @@ void amqp_consumer::run() {
             connected_before = true;
             delays.reset();
             up_.store(true, std::memory_order_release);
+            reached = true;
             core::log::info("bus_connected", {{"node", redact_url(url)}, {"connection", "consumer"}, {"queue", queue_}});
             serve(c);
             up_.store(false, std::memory_order_release);
@@ -159,9 +161,9 @@ void amqp_consumer::run() {
         } catch (const std::exception& e) {
             failure = e.what();
         }
-        bool was_up = up_.exchange(false, std::memory_order_acq_rel);
+        up_.store(false, std::memory_order_release);
         go_down();
-        core::log::warn(was_up ? "bus_disconnected" : "bus_connect_failed",
+        core::log::warn(reached ? "bus_disconnected" : "bus_connect_failed",
                         {{"node", redact_url(url)}, {"connection", "consumer"}, {"reason", failure}});
         url_index = (url_index + 1) % options_.urls.size();
         auto wait_end = clock::now() + delays.next();
@@ -288,6 +290,7 @@ void amqp_consumer::serve(amqp_connection& c) {
         if (!stop_started_) {
             if (probe_id_ != 0 && now >= probe_deadline_) {
                 if (publisher_.probe_sent() >= probe_id_) {
+                    up_.store(false, std::memory_order_release); // down before the count shows
                     stats_.probes_lost.fetch_add(1, std::memory_order_relaxed);
                     core::log::warn("bus_probe_lost", {{"queue", queue_}, {"timeout_ms", probe_timeout.count()}});
                     publisher_.kick();

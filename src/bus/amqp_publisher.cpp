@@ -135,6 +135,7 @@ void amqp_publisher::run() {
         }
         const auto& url = options_.urls[url_index];
         std::string failure;
+        bool reached = false; // connected, as opposed to a failed attempt
         try {
             amqp_connection c(url, options_, kicker_);
             amqp_confirm_select(c.state(), amqp_connection::channel);
@@ -150,6 +151,7 @@ void amqp_publisher::run() {
             delays.reset();
             set_accepting(true);
             up_.store(true, std::memory_order_release);
+            reached = true;
             core::log::info("bus_connected", {{"node", redact_url(url)}, {"connection", "publisher"}});
             serve(c);
             up_.store(false, std::memory_order_release);
@@ -158,9 +160,9 @@ void amqp_publisher::run() {
         } catch (const std::exception& e) {
             failure = e.what();
         }
-        bool was_up = up_.exchange(false, std::memory_order_acq_rel);
+        up_.store(false, std::memory_order_release);
         fail_everything();
-        core::log::warn(was_up ? "bus_disconnected" : "bus_connect_failed",
+        core::log::warn(reached ? "bus_disconnected" : "bus_connect_failed",
                         {{"node", redact_url(url)}, {"connection", "publisher"}, {"reason", failure}});
         url_index = (url_index + 1) % options_.urls.size();
         auto until = clock::now() + delays.next();

@@ -47,10 +47,10 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds wit
     return true;
 }
 
-// rabbitmqctl against the test node (the cookie is in KAMEA_RABBITMQ_HOME); its output.
-std::string rabbitmqctl(const std::string& args) {
+// rabbitmqctl against a test node (the cookie is in KAMEA_RABBITMQ_HOME); its output.
+std::string rabbitmqctl(const std::string& args, const char* node_variable = "KAMEA_RABBITMQ_NODE") {
     std::string cmd = "HOME='" + env("KAMEA_RABBITMQ_HOME") + "' /usr/lib/rabbitmq/bin/rabbitmqctl -q -n '" +
-                      env("KAMEA_RABBITMQ_NODE") + "' " + args + " 2>&1";
+                      env(node_variable) + "' " + args + " 2>&1";
     std::string out;
     if (FILE* p = ::popen(cmd.c_str(), "r")) {
         std::array<char, 4096> buf{};
@@ -347,4 +347,27 @@ TEST_F(amqp_bus_broker, a_frozen_broker_is_detected_by_the_probe) {
     ASSERT_TRUE(eventually([&] { return a.stats.bindings.load() == 1; }, 10s));
     ASSERT_EQ(a.publish({telemetry{k, body_of(k, 1), 0}}), publish_result::confirmed);
     ASSERT_TRUE(eventually([&] { return a.in.count_for("frozen") == 1; }, 5s));
+}
+
+TEST_F(amqp_bus_broker, losing_a_cluster_node_fails_over_to_the_next_url) {
+    if (env("KAMEA_AMQP_URL2").empty()) {
+        GTEST_SKIP() << "no second node: scripts/rabbitmq.sh cluster <dir>";
+    }
+    options.urls = kamea::bus::parse_url_list(env("KAMEA_AMQP_URL") + "," + env("KAMEA_AMQP_URL2"));
+    instance a(options);
+    ASSERT_TRUE(a.connected());
+    auto first = a.bus->status().node;
+    device_key k{"t", "failover"};
+    ASSERT_EQ(a.watch(k), watch_result::bound);
+
+    auto stopped = rabbitmqctl("stop_app"); // node 1
+    struct restart_guard {
+        ~restart_guard() { rabbitmqctl("start_app"); }
+    } restart;
+    auto second = kamea::bus::redact_url(env("KAMEA_AMQP_URL2"));
+    ASSERT_TRUE(eventually([&] { return a.bus->status().node == second; }, 20s)) << stopped;
+    ASSERT_TRUE(a.connected(20s));
+    ASSERT_TRUE(eventually([&] { return a.stats.bindings.load() == 1; }, 10s));
+    ASSERT_EQ(a.publish({telemetry{k, body_of(k, 1), 0}}), publish_result::confirmed);
+    ASSERT_TRUE(eventually([&] { return a.in.count_for("failover") == 1; }, 5s));
 }
