@@ -9,6 +9,8 @@
 # <dir>/env (for `set -a; . <dir>/env; set +a`):
 #   KAMEA_AMQP_URL=amqp://guest:guest@127.0.0.1:<port>/   KAMEA_RABBITMQ_NODE=<node>
 #   KAMEA_RABBITMQ_PID=<beam pid>   KAMEA_RABBITMQ_HOME=<dir> (HOME holding the cookie)
+#   KAMEA_AMQPS_URL=amqps://guest:guest@localhost:<port>/ (node 1's TLS listener) with
+#   KAMEA_AMQP_CA, KAMEA_AMQP_CLIENT_CERT, KAMEA_AMQP_CLIENT_KEY (a throwaway CA in <dir>/tls)
 #   and, for a cluster, KAMEA_AMQP_URL2, KAMEA_RABBITMQ_NODE2, KAMEA_RABBITMQ_PID2.
 # Run rabbitmqctl against it with HOME=$KAMEA_RABBITMQ_HOME (the cookie) and -n <node>.
 set -euo pipefail
@@ -50,6 +52,23 @@ ctl() { # ctl <i> args...: rabbitmqctl against node <i>
     (node_env "$i" && "$bin/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@")
 }
 
+# A throwaway CA, a server certificate for "localhost" and a client certificate, in <dir>/tls.
+make_tls() {
+    local t=$dir/tls
+    rm -rf "$t"
+    mkdir -p "$t"
+    local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${key[@]}" -keyout "$t/ca.key" -out "$t/ca.pem" -days 2 -subj "/CN=kamea test CA" 2>/dev/null
+    for who in server client; do
+        local cn=localhost
+        [ "$who" = client ] && cn=kamea-client
+        openssl req "${key[@]}" -keyout "$t/$who.key" -out "$t/$who.csr" -subj "/CN=$cn" 2>/dev/null
+        printf 'subjectAltName=DNS:%s,IP:127.0.0.1\n' "$cn" >"$t/$who.ext"
+        openssl x509 -req -in "$t/$who.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+            -out "$t/$who.pem" -days 2 -extfile "$t/$who.ext" 2>/dev/null
+    done
+}
+
 start_node() {
     local i=$1 base=$dir/n$1
     rm -rf "$base"
@@ -59,6 +78,17 @@ start_node() {
     free_port >"$base/dist_port"
     echo '[].' >"$base/enabled_plugins"
     : >"$base/rabbitmq.conf"
+    if [ "$i" = 1 ]; then # a TLS listener too, client certificates optional
+        free_port >"$base/tls_port"
+        cat >"$base/rabbitmq.conf" <<CONF
+listeners.ssl.1 = 127.0.0.1:$(cat "$base/tls_port")
+ssl_options.cacertfile = $dir/tls/ca.pem
+ssl_options.certfile = $dir/tls/server.pem
+ssl_options.keyfile = $dir/tls/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+CONF
+    fi
     echo '[].' >"$base/advanced.config"
     : >"$base/rabbitmq-env.conf"
     (
@@ -79,6 +109,10 @@ write_env() {
         echo "KAMEA_AMQP_URL=amqp://guest:guest@127.0.0.1:$(cat "$dir/n1/amqp_port")/"
         echo "KAMEA_RABBITMQ_NODE=$(cat "$dir/n1/nodename")"
         echo "KAMEA_RABBITMQ_PID=$(cat "$dir/n1/pid")"
+        echo "KAMEA_AMQPS_URL=amqps://guest:guest@localhost:$(cat "$dir/n1/tls_port")/"
+        echo "KAMEA_AMQP_CA=$dir/tls/ca.pem"
+        echo "KAMEA_AMQP_CLIENT_CERT=$dir/tls/client.pem"
+        echo "KAMEA_AMQP_CLIENT_KEY=$dir/tls/client.key"
         if [ "$n" -ge 2 ]; then
             echo "KAMEA_AMQP_URL2=amqp://guest:guest@127.0.0.1:$(cat "$dir/n2/amqp_port")/"
             echo "KAMEA_RABBITMQ_NODE2=$(cat "$dir/n2/nodename")"
@@ -115,6 +149,7 @@ start | cluster)
         chmod 400 "$dir/.erlang.cookie"
     fi
     umask 022
+    make_tls
     start_node 1
     if [ "$cmd" = cluster ]; then
         start_node 2

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <iostream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -370,4 +371,60 @@ TEST_F(amqp_bus_broker, losing_a_cluster_node_fails_over_to_the_next_url) {
     ASSERT_TRUE(eventually([&] { return a.stats.bindings.load() == 1; }, 10s));
     ASSERT_EQ(a.publish({telemetry{k, body_of(k, 1), 0}}), publish_result::confirmed);
     ASSERT_TRUE(eventually([&] { return a.in.count_for("failover") == 1; }, 5s));
+}
+
+TEST_F(amqp_bus_broker, tls_verifies_the_broker_and_may_present_a_client_certificate) {
+    if (env("KAMEA_AMQPS_URL").empty()) {
+        GTEST_SKIP() << "no TLS listener (scripts/rabbitmq.sh writes KAMEA_AMQPS_URL)";
+    }
+    options.urls = kamea::bus::parse_url_list(env("KAMEA_AMQPS_URL"));
+    options.ca_file = env("KAMEA_AMQP_CA");
+    options.cert_file = env("KAMEA_AMQP_CLIENT_CERT");
+    options.key_file = env("KAMEA_AMQP_CLIENT_KEY");
+    {
+        instance a(options);
+        ASSERT_TRUE(a.connected());
+        device_key k{"t", "tls"};
+        ASSERT_EQ(a.watch(k), watch_result::bound);
+        ASSERT_EQ(a.publish({telemetry{k, body_of(k, 1), 0}}), publish_result::confirmed);
+        ASSERT_TRUE(eventually([&] { return a.in.count_for("tls") == 1; }, 5s));
+    }
+    // A broker whose certificate the CA did not sign is never connected to.
+    options.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+    options.cert_file.clear();
+    options.key_file.clear();
+    instance b(options);
+    EXPECT_FALSE(b.connected(1500ms));
+}
+
+TEST_F(amqp_bus_broker, a_burst_arrives_complete_and_in_order) {
+    instance a(options);
+    ASSERT_TRUE(a.connected());
+    device_key k{"t", "burst"};
+    ASSERT_EQ(a.watch(k), watch_result::bound);
+    constexpr int batches = 50;
+    constexpr int per_batch = 100;
+    std::atomic<int> confirmed{0};
+    auto started = std::chrono::steady_clock::now();
+    for (int b = 0; b < batches; ++b) {
+        std::vector<telemetry> items;
+        for (int i = 0; i < per_batch; ++i) {
+            items.push_back({k, body_of(k, b * per_batch + i), 0});
+        }
+        a.bus->publish(batch_of(std::move(items)), [&](publish_result r) {
+            if (r == publish_result::confirmed) {
+                ++confirmed;
+            }
+        });
+    }
+    ASSERT_TRUE(eventually([&] { return confirmed.load() == batches; }, 20s));
+    ASSERT_TRUE(eventually([&] { return a.in.size() == batches * per_batch; }, 20s));
+    auto took = std::chrono::steady_clock::now() - started;
+    std::lock_guard lock(a.in.mutex);
+    for (int i = 0; i < batches * per_batch; ++i) {
+        ASSERT_EQ(a.in.got[static_cast<std::size_t>(i)].json, body_of(k, i));
+    }
+    std::cout << "burst: " << batches * per_batch << " telemetries confirmed and delivered in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms, " << a.in.batches
+              << " delivery batches\n";
 }
