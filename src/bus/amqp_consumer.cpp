@@ -197,7 +197,9 @@ void amqp_consumer::setup(amqp_connection& c) {
     args[1].key = amqp_cstring_bytes("x-overflow");
     args[1].value.kind = AMQP_FIELD_KIND_UTF8;
     args[1].value.value.bytes = amqp_cstring_bytes("drop-head");
-    auto* declared = amqp_queue_declare(s, ch, amqp_empty_bytes, 0, 0, 1, 1, amqp_table_t{2, args});
+    // Exclusive, not auto-delete: it goes with the connection, and the basic.cancel of stop()
+    // must not delete it (with its bindings) before they are unbound one by one.
+    auto* declared = amqp_queue_declare(s, ch, amqp_empty_bytes, 0, 0, 1, 0, amqp_table_t{2, args});
     c.check(amqp_get_rpc_reply(s), "declaring the queue");
     queue_ = string_of(declared->queue);
     probe_key_ = "kamea.probe." + queue_;

@@ -13,6 +13,7 @@ namespace kamea::bus {
 namespace {
 
 constexpr std::chrono::milliseconds idle_poll{200}; // keeps heartbeats going while idle
+constexpr std::size_t max_messages_per_turn = 1024;  // then confirms are read
 constexpr const char* ingested_header = "x-kamea-ingested-ns";
 constexpr const char* probe_header = "x-kamea-probe";
 
@@ -235,8 +236,29 @@ void amqp_publisher::send_queued(amqp_connection& c) {
     std::deque<probe> probes;
     {
         std::lock_guard lock(mutex_);
-        queued.swap(queue_);
         probes.swap(probes_);
+        std::size_t messages = 0;
+        while (!queue_.empty() && messages < max_messages_per_turn) {
+            messages += queue_.front().batch->size();
+            queued.push_back(std::move(queue_.front()));
+            queue_.pop_front();
+        }
+        if (!queue_.empty()) {
+            wake_.signal(); // read the confirms, then come back for the rest
+        }
+    }
+    for (const auto& p : probes) {
+        tracker_.add(1, {});
+        int status = publish_one(c, options_.exchange, p.routing_key, probe_header, static_cast<std::int64_t>(p.id),
+                                 "probe");
+        if (status != AMQP_STATUS_OK) {
+            std::lock_guard lock(mutex_);
+            for (auto it = queued.rbegin(); it != queued.rend(); ++it) {
+                queue_.push_front(std::move(*it)); // not sent: answered `unavailable`
+            }
+            throw amqp_failure(std::string("publishing a probe: ") + amqp_error_string2(status));
+        }
+        probe_sent_.store(p.id, std::memory_order_release);
     }
     while (!queued.empty()) {
         auto r = std::move(queued.front());
@@ -258,15 +280,6 @@ void amqp_publisher::send_queued(amqp_connection& c) {
                 throw amqp_failure(std::string("publishing: ") + amqp_error_string2(status));
             }
         }
-    }
-    for (const auto& p : probes) {
-        tracker_.add(1, {});
-        int status = publish_one(c, options_.exchange, p.routing_key, probe_header, static_cast<std::int64_t>(p.id),
-                                 "probe");
-        if (status != AMQP_STATUS_OK) {
-            throw amqp_failure(std::string("publishing a probe: ") + amqp_error_string2(status));
-        }
-        probe_sent_.store(p.id, std::memory_order_release);
     }
 }
 

@@ -428,3 +428,23 @@ TEST_F(amqp_bus_broker, a_burst_arrives_complete_and_in_order) {
               << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms, " << a.in.batches
               << " delivery batches\n";
 }
+
+TEST_F(amqp_bus_broker, a_frozen_broker_is_detected_by_missing_heartbeats) {
+    auto pid = static_cast<pid_t>(std::atoi(env("KAMEA_RABBITMQ_PID").c_str()));
+    if (pid <= 0) {
+        GTEST_SKIP() << "KAMEA_RABBITMQ_PID is not set";
+    }
+    options.heartbeat = 1s;
+    options.probe_interval = 60s; // the heartbeats must find it first
+    instance a(options);
+    ASSERT_TRUE(a.connected());
+    {
+        ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+        thaw_guard thaw{pid};
+        // Nothing received for 2 heartbeats + 1 s.
+        ASSERT_TRUE(eventually([&] { return a.bus->status().state != kamea::core::bus_state::connected; }, 6s));
+    }
+    EXPECT_EQ(a.stats.probes_lost.load(), 0U);
+    ASSERT_TRUE(a.connected(30s));
+    EXPECT_GE(a.stats.reconnects.load(), 1U);
+}
