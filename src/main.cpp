@@ -183,6 +183,8 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
                   {series{"", load(amqp.reconnects)}});
         m.gauge("kamea_bus_bindings", "Routing keys bound on the broker for this instance",
                 {series{"", load(amqp.bindings)}});
+        m.counter("kamea_bus_unbinds_total", "Routing keys unbound (linger ended, or shutdown)",
+                  {series{"", load(amqp.unbinds)}});
         m.counter("kamea_bus_bindings_refused_total", "Subscriptions refused past --amqp-max-bindings",
                   {series{"", load(amqp.bindings_refused)}});
         m.counter("kamea_bus_deliveries_total", "Telemetries received from the broker",

@@ -1,0 +1,174 @@
+// Broker loss (contract sections 7 and 8) on a real RabbitMQ of this file's own (it is stopped,
+// started and frozen here, so it cannot be the run's shared one): no client is disconnected,
+// ingestion answers 503 while the bus is down and publishes nothing, /health/ready shows the
+// bus state (503 only with --ready-requires-bus true), a subscription made meanwhile is acked
+// and bound on reconnect, every binding is replayed, and delivery resumes. A frozen broker
+// (SIGSTOP: the TCP connection stays up, nothing answers) is detected too.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+
+import { closeAllClients, REPO_ROOT } from './server.mjs';
+import {
+    connectDevices,
+    ingest,
+    startKamea,
+    startStandin,
+    subscribe,
+    telemetrySink,
+    TRANSPORTS,
+    uid,
+} from './standin.mjs';
+
+const run = promisify(execFile);
+const settle = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const brokerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kamea-outage-'));
+let rabbit; // ../lib/rabbitmq.mjs, loaded once this file's broker is in the environment
+
+let api;
+let server; // lenient readiness
+let strict; // --ready-requires-bus true
+const sockets = [];
+
+async function waitFor(cond, what, ms = 30_000) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+        if (await cond()) {
+            return;
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`timed out waiting for ${what}`);
+        }
+        await settle(100);
+    }
+}
+
+async function ready(s) {
+    const res = await fetch(`${s.internalUrl}/health/ready`);
+    return { status: res.status, body: await res.json() };
+}
+
+async function metric(s, name) {
+    const text = await (await fetch(`${s.internalUrl}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return line === undefined ? undefined : Number(line.split(' ').pop());
+}
+
+/** Posts `seq` numbers until every sink has one of them; returns the first seq that arrived. */
+async function deliveredAgain(target, device, tenant, sinks) {
+    for (let seq = 1; seq < 400; seq++) {
+        const res = await ingest(target, { deviceId: device, tenantId: tenant, seq });
+        if (res.status === 202 && sinks.every((s) => s.received.length > 0)) {
+            return;
+        }
+        await settle(50);
+    }
+    throw new Error('delivery did not resume');
+}
+
+before(async () => {
+    await run(path.join(REPO_ROOT, 'scripts/rabbitmq.sh'), ['start', brokerDir], { timeout: 120_000 });
+    for (const line of fs.readFileSync(path.join(brokerDir, 'env'), 'utf8').split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0) {
+            process.env[line.slice(0, eq)] = line.slice(eq + 1);
+        }
+    }
+    rabbit = await import('../lib/rabbitmq.mjs');
+    api = await startStandin();
+    const flags = ['--amqp-url', rabbit.amqpUrl(), '--amqp-heartbeat', '2', '--amqp-probe-interval', '500'];
+    server = await startKamea(api.url, flags);
+    strict = await startKamea(api.url, [...flags, '--ready-requires-bus', 'true']);
+    for (const s of [server, strict]) {
+        await s.waitForLog((l) => l.event === 'bus_connected' && l.connection === 'consumer');
+    }
+});
+
+after(async () => {
+    closeAllClients();
+    await Promise.all([server?.stop(), strict?.stop()]);
+    await api?.close();
+    await run(path.join(REPO_ROOT, 'scripts/rabbitmq.sh'), ['stop', brokerDir], { timeout: 60_000 }).catch(() => {});
+    fs.rmSync(brokerDir, { recursive: true, force: true });
+});
+
+test('the broker stopped and started: clients stay, ingestion says 503, delivery resumes', async () => {
+    const tenant = uid('tenant');
+    const device = uid('dev');
+    const sinks = [];
+    const disconnects = [];
+    for (const s of [server, strict]) {
+        for (const [, options] of [...TRANSPORTS, ['upgrade', {}]]) {
+            const socket = await connectDevices(s, uid('allow'), options);
+            socket.on('disconnect', (reason) => disconnects.push(reason));
+            sockets.push(socket);
+            sinks.push(telemetrySink(socket));
+            assert.deepEqual(await subscribe(socket, device, tenant), { status: 'ok' });
+        }
+    }
+    await ingest(server, { deviceId: device, tenantId: tenant, seq: 0 });
+    await Promise.all(sinks.map((s) => s.until(1)));
+    const reconnectsBefore = await metric(server, 'kamea_bus_reconnects_total');
+
+    await rabbit.stopApp();
+    await waitFor(async () => (await ready(server)).body.bus.state !== 'connected', 'the bus reported down');
+
+    // Readiness: lenient by default (a shared broker must not empty the balancer), strict on request.
+    const lenient = await ready(server);
+    assert.equal(lenient.status, 200);
+    assert.notEqual(lenient.body.bus.state, 'connected');
+    await waitFor(async () => (await ready(strict)).status === 503, 'strict readiness turned 503');
+    assert.equal((await ready(strict)).body.status, 'bus_unavailable');
+    assert.equal(await metric(server, 'kamea_bus_connected'), 0);
+
+    // Ingestion publishes nothing and says so.
+    const down = await ingest(server, { deviceId: device, tenantId: tenant, seq: -1 });
+    assert.equal(down.status, 503, down.text);
+    assert.equal(down.json.error, 'unavailable');
+
+    // A subscription made meanwhile is authorized and acknowledged as usual.
+    const late = await connectDevices(server, uid('allow'), { transports: ['websocket'] });
+    sockets.push(late);
+    const lateDevice = uid('late');
+    const lateSink = telemetrySink(late);
+    assert.deepEqual(await subscribe(late, lateDevice, tenant), { status: 'ok' });
+
+    await rabbit.startApp();
+    await waitFor(async () => (await ready(server)).body.bus.state === 'connected', 'the bus back');
+    await waitFor(async () => (await ready(strict)).status === 200, 'strict readiness back');
+    assert.ok((await metric(server, 'kamea_bus_reconnects_total')) > reconnectsBefore);
+
+    // Every binding was replayed: the old subscriptions and the one made during the outage.
+    for (const s of sinks) {
+        s.received.length = 0;
+    }
+    await deliveredAgain(server, device, tenant, sinks);
+    await ingest(strict, { deviceId: lateDevice, tenantId: tenant, v: 'late' });
+    assert.deepEqual(await lateSink.until(1), [{ deviceId: lateDevice, tenantId: tenant, v: 'late' }]);
+    assert.ok(sinks.every((s) => s.received.every((t) => t.seq !== -1)), 'the 503 request was not delivered');
+    assert.deepEqual(disconnects, [], 'no client was disconnected');
+});
+
+test('a frozen broker (up at TCP level, routing nothing) is detected, and the bus comes back', async () => {
+    const tenant = uid('tenant');
+    const device = uid('dev');
+    const socket = await connectDevices(server, uid('allow'), { transports: ['websocket'] });
+    sockets.push(socket);
+    const sink = telemetrySink(socket);
+    assert.deepEqual(await subscribe(socket, device, tenant), { status: 'ok' });
+    rabbit.freeze();
+    try {
+        await waitFor(async () => (await ready(server)).body.bus.state !== 'connected', 'the frozen broker noticed', 20_000);
+        assert.equal((await ingest(server, { deviceId: device, tenantId: tenant })).status, 503);
+    } finally {
+        rabbit.thaw();
+    }
+    await waitFor(async () => (await ready(server)).body.bus.state === 'connected', 'the bus back after the thaw', 60_000);
+    await deliveredAgain(server, device, tenant, [sink]);
+    assert.equal(socket.connected, true);
+});
