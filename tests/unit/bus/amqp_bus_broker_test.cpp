@@ -7,7 +7,10 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <array>
 #include <condition_variable>
@@ -169,11 +172,37 @@ struct thaw_guard {
     ~thaw_guard() { ::kill(pid, SIGCONT); }
 };
 
+// One broker case at a time, across processes too (ctest -j runs each case on its own): a
+// case that freezes or stops the broker must not fail its neighbours.
+class broker_lock {
+public:
+    broker_lock() {
+        auto path = env("KAMEA_RABBITMQ_HOME") + "/tests.lock";
+        fd_ = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+        if (fd_ >= 0) {
+            ::flock(fd_, LOCK_EX);
+        }
+    }
+    ~broker_lock() {
+        if (fd_ >= 0) {
+            ::close(fd_); // releases the lock
+        }
+    }
+    broker_lock(const broker_lock&) = delete;
+    broker_lock& operator=(const broker_lock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
 class amqp_bus_broker : public ::testing::Test {
 protected:
     void SetUp() override {
         if (env("KAMEA_AMQP_URL").empty()) {
             GTEST_SKIP() << "no broker: scripts/rabbitmq.sh start <dir>, then export the variables of <dir>/env";
+        }
+        if (!env("KAMEA_RABBITMQ_HOME").empty()) {
+            lock_ = std::make_unique<broker_lock>();
         }
         options.urls = kamea::bus::parse_url_list(env("KAMEA_AMQP_URL"));
         // An exchange per test: cases do not see each other's bindings.
@@ -185,6 +214,7 @@ protected:
         options.reconnect_max = 500ms;
     }
 
+    std::unique_ptr<broker_lock> lock_; // released after the case's buses are gone
     amqp_options options;
 };
 
@@ -447,4 +477,23 @@ TEST_F(amqp_bus_broker, a_frozen_broker_is_detected_by_missing_heartbeats) {
     EXPECT_EQ(a.stats.probes_lost.load(), 0U);
     ASSERT_TRUE(a.connected(30s));
     EXPECT_GE(a.stats.reconnects.load(), 1U);
+}
+
+TEST_F(amqp_bus_broker, a_topic_exchange_and_long_ids_route_too) {
+    options.exchange_type = "topic";
+    instance a(options);
+    ASSERT_TRUE(a.connected());
+    device_key plain{"acme.eu", "dev:1"};
+    device_key long_ids{std::string(128, 'T'), std::string(128, 'd')};
+    ASSERT_EQ(a.watch(plain), watch_result::bound);
+    ASSERT_EQ(a.watch(long_ids), watch_result::bound);
+    auto keys = bound_keys(options.exchange);
+    EXPECT_EQ(std::count(keys.begin(), keys.end(), kamea::bus::routing_key(long_ids)), 1);
+    EXPECT_EQ(kamea::bus::routing_key(long_ids).front(), '~');
+    ASSERT_EQ(a.publish({telemetry{plain, body_of(plain, 1), 0}, telemetry{long_ids, body_of(long_ids, 2), 0}}),
+              publish_result::confirmed);
+    ASSERT_TRUE(eventually([&] { return a.in.size() == 2; }, 5s));
+    std::lock_guard lock(a.in.mutex);
+    EXPECT_EQ(a.in.got[0].key, plain);
+    EXPECT_EQ(a.in.got[1].key, long_ids); // read from the body, not from the key
 }
