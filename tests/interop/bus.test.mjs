@@ -101,6 +101,19 @@ describe('three instances on one broker', { skip: !brokerAvailable() && 'no test
         await api?.close();
     });
 
+    test('the broker password is in no log line and in no health body', async () => {
+        const password = decodeURIComponent(new URL(amqpUrl()).password);
+        assert.ok(password.length > 0);
+        const body = await (await fetch(`${one.internalUrl}/health/ready`)).text();
+        assert.match(body, /"node":"amqp:\/\/guest:\*\*\*@/);
+        assert.ok(!body.includes(`:${password}@`));
+        for (const server of [one, two, three]) {
+            for (const line of server.logs) {
+                assert.ok(!JSON.stringify(line).includes(`:${password}@`), `a log line holds the password: ${JSON.stringify(line)}`);
+            }
+        }
+    });
+
     test('a telemetry posted to one instance reaches every subscriber of every instance exactly once', async () => {
         const tenant = uid('tenant');
         const devices = [uid('dev'), uid('dev'), uid('dev')];

@@ -58,3 +58,44 @@ TEST(config, markdown_lists_every_flag_with_its_variable) {
     EXPECT_NE(md.find("`--ping-interval` | `WSS_PING_INTERVAL`"), std::string::npos);
     EXPECT_NE(md.find("`--max-send-queue` | `WSS_MAX_SEND_QUEUE`"), std::string::npos);
 }
+
+namespace {
+std::string write_temp(const std::string& name, const std::string& text) {
+    auto path = ::testing::TempDir() + name;
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+    return path;
+}
+} // namespace
+
+TEST(config, ingest_tokens_are_a_list_or_a_file) {
+    auto listed = parse({"--ingest-token", "old,new"});
+    EXPECT_EQ(listed.ingest_tokens, (std::vector<std::string>{"old", "new"}));
+    auto file = write_temp("kamea-ingest-tokens", "first\n\nsecond  \n");
+    auto from_file = parse({"--ingest-token-file", file.c_str()});
+    EXPECT_EQ(from_file.ingest_tokens, (std::vector<std::string>{"first", "second"}));
+    EXPECT_THROW(parse({"--ingest-token-file", "/nonexistent/tokens"}), config_error);
+    auto empty = write_temp("kamea-ingest-empty", "\n\n");
+    EXPECT_THROW(parse({"--ingest-token-file", empty.c_str()}), config_error);
+}
+
+TEST(config, amqp_url_from_a_file_and_the_bus_settings) {
+    auto c = parse({});
+    EXPECT_TRUE(c.amqp_url.empty()); // the in-process bus by default
+    EXPECT_EQ(c.amqp_exchange, "telemetries");
+    EXPECT_EQ(c.amqp_exchange_type, "direct");
+    EXPECT_FALSE(c.ready_requires_bus);
+    auto file = write_temp("kamea-amqp-url", "amqp://u:secret@127.0.0.1:5672/\n");
+    EXPECT_EQ(parse({"--amqp-url-file", file.c_str()}).amqp_url, "amqp://u:secret@127.0.0.1:5672/");
+    EXPECT_THROW(parse({"--amqp-url-file", file.c_str(), "--amqp-url", "amqp://x/"}), config_error);
+    EXPECT_THROW(parse({"--amqp-exchange-type", "fanout"}), config_error);
+    EXPECT_TRUE(parse({"--ready-requires-bus", "true"}).ready_requires_bus);
+    // The message of a refused file names the file, never its content.
+    try {
+        parse({"--amqp-url-file", "/nonexistent/amqp-url"});
+        FAIL() << "no error for a missing file";
+    } catch (const config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/amqp-url"), std::string::npos);
+    }
+}
