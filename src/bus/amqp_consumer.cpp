@@ -162,6 +162,10 @@ void amqp_consumer::run() {
             failure = e.what();
         }
         up_.store(false, std::memory_order_release);
+        if (!stop_started_) {
+            hand_over(); // read before the loss: still worth delivering
+        }
+        batch_.clear();
         go_down();
         core::log::warn(reached ? "bus_disconnected" : "bus_connect_failed",
                         {{"node", redact_url(url)}, {"connection", "consumer"}, {"reason", failure}});
@@ -469,17 +473,22 @@ void amqp_consumer::complete_delivery() {
     batch_.push_back(std::move(t));
 }
 
-void amqp_consumer::flush(amqp_connection& c) {
-    if (!batch_.empty()) {
-        auto batch = std::make_shared<const std::vector<core::telemetry>>(std::move(batch_));
-        batch_.clear();
-        batch_.reserve(max_batch);
-        try {
-            deliver_(std::move(batch));
-        } catch (const std::exception& e) {
-            core::log::error("bus_delivery_failed", {{"reason", e.what()}});
-        }
+void amqp_consumer::hand_over() {
+    if (batch_.empty()) {
+        return;
     }
+    auto batch = std::make_shared<const std::vector<core::telemetry>>(std::move(batch_));
+    batch_.clear();
+    batch_.reserve(max_batch);
+    try {
+        deliver_(std::move(batch));
+    } catch (const std::exception& e) {
+        core::log::error("bus_delivery_failed", {{"reason", e.what()}});
+    }
+}
+
+void amqp_consumer::flush(amqp_connection& c) {
+    hand_over();
     // Acknowledged after the hand-over, malformed and probe messages included.
     if (last_tag_ > acked_tag_) {
         amqp_connection::check(amqp_basic_ack(c.state(), amqp_connection::channel, last_tag_, 1), "acknowledging");

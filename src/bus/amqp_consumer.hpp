@@ -67,6 +67,7 @@ private:
     void on_header(const amqp_frame_t& frame);
     void on_body(const amqp_frame_t& frame);
     void complete_delivery();
+    void hand_over(); // the batch to the delivery handler
     void flush(amqp_connection& c);
     void answer(wanted_set::answers answers);
     void go_down();
