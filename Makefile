@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit interop fuzz sanitize bench conformance clean format
+.PHONY: all deps build run run-cluster test unit interop fuzz sanitize bench conformance clean format
 
 all: build
 
@@ -19,6 +19,9 @@ build: deps $(BUILD)/build.ninja
 
 run: build
 	scripts/run-local.sh
+
+run-cluster: build
+	scripts/run-cluster.sh
 
 test: build
 	scripts/test.sh $(BUILD)

@@ -20,6 +20,7 @@ packages=(
     librabbitmq-dev                    # the bus client (rabbitmq-c 0.11, src/bus/)
     rabbitmq-server amqp-tools         # a real broker for the bus tests (started per test run)
     haproxy                            # the load balancer of make run-cluster and its tests
+    systemd                            # systemd-analyze: tests/interop/deploy.test.mjs checks deploy/systemd/
 )
 # Node.js runs the interop tests with the real socket.io-client; npm installs the test tools.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
