@@ -302,7 +302,14 @@ void amqp_consumer::serve(amqp_connection& c) {
                     publisher_.kick();
                     throw amqp_failure("a probe did not come back");
                 }
-                probe_id_ = 0; // never published (the publisher was down): no verdict
+                if (publisher_.up() && !publisher_.flow_blocked()) {
+                    // Asked of a publisher that was up and not held back, yet never sent: its
+                    // thread is stuck in a send to a broker that stopped reading. Cut its
+                    // socket, so it reconnects and its pending publishes get their answer.
+                    core::log::warn("bus_publisher_stuck", {{"timeout_ms", probe_timeout.count()}});
+                    publisher_.kick();
+                }
+                probe_id_ = 0; // never published: no verdict on the consumer's connection
             }
             if (probe_id_ == 0 && now - last_frame_ >= options_.probe_interval) {
                 probe_id_ = ++probe_seq_;

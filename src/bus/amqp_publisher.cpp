@@ -103,6 +103,7 @@ void amqp_publisher::set_accepting(bool on) {
     std::lock_guard lock(mutex_);
     accepting_ = on;
     blocked_ = false;
+    flow_blocked_.store(false, std::memory_order_release);
 }
 
 void amqp_publisher::fail_everything() {
@@ -322,12 +323,14 @@ void amqp_publisher::read_frames(amqp_connection& c) {
         case AMQP_CONNECTION_BLOCKED_METHOD: {
             std::lock_guard lock(mutex_);
             blocked_ = true;
+            flow_blocked_.store(true, std::memory_order_release);
             core::log::warn("bus_publisher_blocked", {{"reason", "the broker applies flow control"}});
             break;
         }
         case AMQP_CONNECTION_UNBLOCKED_METHOD: {
             std::lock_guard lock(mutex_);
             blocked_ = false;
+            flow_blocked_.store(false, std::memory_order_release);
             core::log::info("bus_publisher_unblocked");
             break;
         }

@@ -36,6 +36,8 @@ public:
     // From the consumer, which found the broker dead: reconnect now.
     void kick();
     bool up() const { return up_.load(std::memory_order_acquire); }
+    // The broker holds publishing back (connection.blocked): no publish, probes included.
+    bool flow_blocked() const { return flow_blocked_.load(std::memory_order_acquire); }
 
     // Stops taking publishes, waits for the confirms of those sent until `deadline`, closes.
     void request_stop(clock::time_point deadline);
@@ -75,6 +77,7 @@ private:
     clock::time_point stop_deadline_{};
 
     std::atomic<bool> up_{false};
+    std::atomic<bool> flow_blocked_{false};
     std::atomic<bool> kicked_{false};
     std::atomic<std::uint64_t> probe_sent_{0};
     std::atomic<bool> exited_{false};
