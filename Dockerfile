@@ -8,7 +8,7 @@ RUN scripts/install-deps.sh && make build
 FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-        libboost-json1.81.0 libboost-url1.81.0 libssl3 libspdlog1.10 libfmt9 liburing2 ca-certificates \
+        libboost-json1.81.0 libboost-url1.81.0 libssl3 libspdlog1.10 libfmt9 liburing2 librabbitmq4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 kamea
 COPY --from=build /src/build/kamea-wss /opt/kamea-wss/kamea-wss
