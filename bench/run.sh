@@ -20,6 +20,10 @@
 #            core 0 (load generators, publisher and stand-in on core 1), then --threads 2 on
 #            cores 0,1 (shared with them): most delivered messages/s per thread count. Needs
 #            taskset (util-linux) and cores 0 and 1.
+#   bus      bench/bus.sh (its BUS_* settings): kamea-wss over RabbitMQ, 1 and 3 instances,
+#            against the HTTP path and three Node.js socket.io servers on Redis or RabbitMQ;
+#            binding cost and a killed instance. Not in the default list (about 10 minutes):
+#            SCENARIOS=bus make bench, or bench/bus.sh.
 # All five with the defaults take about 11 minutes on a 2-core machine.
 #
 # Settings (environment):
@@ -101,7 +105,7 @@ has_server() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # --- preconditions -------------------------------------------------------------------------
 for scenario in $SCENARIOS; do
-    case $scenario in idle | fanout | latency | large | scaling) ;; *) die "unknown scenario $scenario (idle fanout latency large scaling)" ;; esac
+    case $scenario in idle | fanout | latency | large | scaling | bus) ;; *) die "unknown scenario $scenario (idle fanout latency large scaling bus)" ;; esac
 done
 for server in $SERVERS; do
     case $server in kamea | node | floor | floor-epoll) ;; *) die "unknown server $server (kamea node floor floor-epoll)" ;; esac
@@ -432,6 +436,7 @@ for scenario in $SCENARIOS; do
     fanout) log "fanout: $FANOUT_CONNECTIONS subscribers over $FANOUT_DEVICES devices, $fanout_procs load generator processes, rates $FANOUT_RATES" ;;
     latency) log "latency: $FANOUT_CONNECTIONS subscribers over $FANOUT_DEVICES devices, $LATENCY_RATE telemetries/s for ${LATENCY_DURATION} s" ;;
     large) log "large: $LARGE_CONNECTIONS subscribed connections per server over $LARGE_DEVICES devices, $large_procs load generator processes, steady ${STEADY} s" ;;
+    bus) continue ;; # bench/bus.sh, after the report below
     scaling)
         if has_server kamea; then
             log "scaling: kamea-wss pinned, 1 thread on core 0 then 2 threads on cores 0,1; rates $FANOUT_RATES"
@@ -469,3 +474,8 @@ if has_scenario latency; then command+=" LATENCY_RATE=$LATENCY_RATE LATENCY_DURA
 # this run measured the fan-out scenario.
 node bench/lib/report.mjs "$RESULTS" "$OUT" "$command bench/run.sh"
 log "wrote $OUT$(if has_scenario fanout; then echo " and $(dirname "$OUT")/perf-fanout-{cpu,latency}.png"; fi)"
+# The bus scenario (kamea-wss over RabbitMQ against Node.js clusters) has its own script and its
+# own section of $OUT, which report.mjs above keeps as it was; see bench/README.md ("bus").
+if has_scenario bus; then
+    BUILD=$BUILD OUT=$OUT RESULTS=$RESULTS/bus CONCURRENCY=$CONCURRENCY READY_TIMEOUT=$READY_TIMEOUT bench/bus.sh
+fi

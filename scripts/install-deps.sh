@@ -21,6 +21,7 @@ packages=(
     rabbitmq-server amqp-tools         # a real broker for the bus tests (started per test run)
     haproxy                            # the load balancer of make run-cluster and its tests
     systemd                            # systemd-analyze: tests/interop/deploy.test.mjs checks deploy/systemd/
+    redis-server                       # bench/bus.sh: the Node.js + Redis adapter comparison
 )
 # Node.js runs the interop tests with the real socket.io-client; npm installs the test tools.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -40,7 +41,7 @@ fi
 # npm packages, pinned by each package-lock.json: the test tools (socket.io-client), the
 # AsyncAPI renderer and parser (doc/), the Node.js reference server of the benchmark.
 here=$(cd "$(dirname "$0")/.." && pwd)
-for dir in tests doc bench/reference; do
+for dir in tests doc bench/reference bench/reference-cluster; do
     [ -f "$here/$dir/package-lock.json" ] || continue
     if [ ! -f "$here/$dir/node_modules/.package-lock.json" ] ||
         [ "$here/$dir/package-lock.json" -nt "$here/$dir/node_modules/.package-lock.json" ]; then

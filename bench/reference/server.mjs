@@ -3,8 +3,14 @@
 // no tuning.
 //
 //   node server.mjs [--port N] [--host ADDR] [--internal-port N] [--internal-host ADDR]
-//                   [--management-api-url URL] [--management-api-timeout MS]
-//   (or PORT, HOST, INTERNAL_PORT, INTERNAL_HOST, MANAGEMENT_API_URL, MANAGEMENT_API_TIMEOUT)
+//                   [--management-api-url URL] [--management-api-timeout MS] [--bus MODULE]
+//   (or PORT, HOST, INTERNAL_PORT, INTERNAL_HOST, MANAGEMENT_API_URL, MANAGEMENT_API_TIMEOUT, BUS)
+//
+// --bus MODULE (bench/reference-cluster/, for bench/bus.sh): several of these servers share
+// telemetries through a bus. The module's default export is called once as
+// `await setup({ io, devices, log })` and may set an adapter (io.adapter(...)) and return hooks:
+// `subscribed(socket, tenantId, deviceId)` awaited after the join and before the ack, and
+// `publish(items)` awaited instead of the local emit of ingestion. Without --bus nothing changes.
 //
 // Prints {"event":"listening","listener":"public"|"internal","port":N} once each listener
 // accepts connections. The internal listener (ingestion) starts only with --internal-port.
@@ -12,6 +18,8 @@
 import { createServer, Agent, request as httpRequest } from "node:http";
 import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
 import { parseArgs } from "node:util";
+import { resolve as resolvePath } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Server } from "socket.io";
 
 const { values: args } = parseArgs({
@@ -22,6 +30,7 @@ const { values: args } = parseArgs({
     "internal-host": { type: "string" },
     "management-api-url": { type: "string" },
     "management-api-timeout": { type: "string" },
+    bus: { type: "string" },
   },
 });
 
@@ -111,6 +120,11 @@ io.use((_socket, next) => next(new Error("Invalid namespace")));
 
 const devices = io.of("/devices");
 
+const busModule = args.bus ?? process.env.BUS;
+const bus = busModule
+  ? ((await (await import(pathToFileURL(resolvePath(busModule)).href)).default({ io, devices, log })) ?? {})
+  : null;
+
 devices.use((socket, next) => {
   const token = bearerToken(socket.handshake);
   if (!token) {
@@ -157,6 +171,15 @@ devices.on("connection", (socket) => {
       return socket.disconnect(true);
     }
     socket.join(`telemetries:${deviceId}`);
+    if (bus?.subscribed) {
+      try {
+        await bus.subscribed(socket, tenantId, deviceId);
+      } catch {
+        const message = "bus unavailable";
+        socket.emit("internal_server_error", { message });
+        return reply({ status: "error", error: "internal_server_error", message });
+      }
+    }
     reply({ status: "ok" });
   });
 
@@ -215,6 +238,12 @@ const internal = createServer((req, res) => {
       if (typeof t.deviceId !== "string" || !ID.test(t.deviceId) || typeof t.tenantId !== "string" || !ID.test(t.tenantId)) {
         return json(res, 400, { error: "bad_request", message: "deviceId and tenantId must be valid strings", index: i });
       }
+    }
+    if (bus?.publish) {
+      return bus.publish(items).then(
+        () => json(res, 202, { accepted: items.length }),
+        () => json(res, 503, { error: "unavailable" }),
+      );
     }
     for (const t of items) devices.to(`telemetries:${t.deviceId}`).emit("telemetries", t);
     json(res, 202, { accepted: items.length });
