@@ -24,7 +24,7 @@ struct amqp_options {
     std::string exchange_type = "direct"; // or "topic"
     std::size_t queue_max_length = 100000;
     unsigned prefetch = 200;
-    std::size_t max_bindings = 20000;
+    std::size_t max_bindings = 10000;
     std::size_t max_message_bytes = 1024 * 1024; // larger bus messages are dropped, counted
     std::chrono::seconds heartbeat{10};
     std::chrono::milliseconds unbind_linger{2000};

@@ -55,7 +55,7 @@ struct config {
     std::string amqp_exchange_type = "direct"; // or "topic"
     std::size_t amqp_queue_max_length = 100000;
     unsigned amqp_prefetch = 200;
-    std::size_t amqp_max_bindings = 20000;
+    std::size_t amqp_max_bindings = 10000; // measured: docs/performance.md, bus section
     unsigned amqp_heartbeat = 10; // seconds
     std::chrono::milliseconds amqp_unbind_linger{2000};
     std::chrono::milliseconds amqp_probe_interval{5000};
