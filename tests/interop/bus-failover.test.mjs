@@ -4,20 +4,15 @@
 // re-binds, and its subscribers keep receiving; no client is disconnected.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 
-import { closeAllClients, REPO_ROOT } from './server.mjs';
+import * as rabbit from '../lib/rabbitmq.mjs';
+import { closeAllClients, waitUntil } from './server.mjs';
 import { connectDevices, ingest, startKamea, startStandin, subscribe, telemetrySink, TRANSPORTS, uid } from './standin.mjs';
 
-const run = promisify(execFile);
 const settle = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const brokerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kamea-failover-'));
-let rabbit;
+const waitFor = (cond, what, ms = 60_000) => waitUntil(cond, what, ms, 100);
+let broker;
 let api;
 let server;
 
@@ -25,28 +20,8 @@ async function health(s) {
     return (await fetch(`${s.internalUrl}/health/ready`)).json();
 }
 
-async function waitFor(cond, what, ms = 60_000) {
-    const deadline = Date.now() + ms;
-    for (;;) {
-        if (await cond()) {
-            return;
-        }
-        if (Date.now() > deadline) {
-            throw new Error(`timed out waiting for ${what}`);
-        }
-        await settle(100);
-    }
-}
-
 before(async () => {
-    await run(path.join(REPO_ROOT, 'scripts/rabbitmq.sh'), ['cluster', brokerDir], { timeout: 240_000 });
-    for (const line of fs.readFileSync(path.join(brokerDir, 'env'), 'utf8').split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0) {
-            process.env[line.slice(0, eq)] = line.slice(eq + 1);
-        }
-    }
-    rabbit = await import('../lib/rabbitmq.mjs');
+    broker = await rabbit.startOwnBroker('cluster');
     api = await startStandin();
     server = await startKamea(api.url, [
         '--amqp-url', `${rabbit.amqpUrl({ node: 1 })},${rabbit.amqpUrl({ node: 2 })}`,
@@ -59,8 +34,7 @@ after(async () => {
     closeAllClients();
     await server?.stop();
     await api?.close();
-    await run(path.join(REPO_ROOT, 'scripts/rabbitmq.sh'), ['stop', brokerDir], { timeout: 60_000 }).catch(() => {});
-    fs.rmSync(brokerDir, { recursive: true, force: true });
+    await broker?.stop();
 });
 
 test('the connected node stops: the instance moves to the other node and subscribers keep receiving', async () => {

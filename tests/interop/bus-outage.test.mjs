@@ -6,17 +6,14 @@
 // (SIGSTOP: the TCP connection stays up, nothing answers) is detected too.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 
-import { closeAllClients, REPO_ROOT } from './server.mjs';
+import * as rabbit from '../lib/rabbitmq.mjs';
+import { closeAllClients, waitUntil } from './server.mjs';
 import {
     connectDevices,
     ingest,
+    readMetric as metric,
     startKamea,
     startStandin,
     subscribe,
@@ -25,38 +22,18 @@ import {
     uid,
 } from './standin.mjs';
 
-const run = promisify(execFile);
 const settle = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const brokerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kamea-outage-'));
-let rabbit; // ../lib/rabbitmq.mjs, loaded once this file's broker is in the environment
+const waitFor = (cond, what, ms = 30_000) => waitUntil(cond, what, ms, 100);
+let broker;
 
 let api;
 let server; // lenient readiness
 let strict; // --ready-requires-bus true
 const sockets = [];
 
-async function waitFor(cond, what, ms = 30_000) {
-    const deadline = Date.now() + ms;
-    for (;;) {
-        if (await cond()) {
-            return;
-        }
-        if (Date.now() > deadline) {
-            throw new Error(`timed out waiting for ${what}`);
-        }
-        await settle(100);
-    }
-}
-
 async function ready(s) {
     const res = await fetch(`${s.internalUrl}/health/ready`);
     return { status: res.status, body: await res.json() };
-}
-
-async function metric(s, name) {
-    const text = await (await fetch(`${s.internalUrl}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-    return line === undefined ? undefined : Number(line.split(' ').pop());
 }
 
 /** Posts `seq` numbers until every sink has one of them; returns the first seq that arrived. */
@@ -72,14 +49,7 @@ async function deliveredAgain(target, device, tenant, sinks) {
 }
 
 before(async () => {
-    await run(path.join(REPO_ROOT, 'scripts/rabbitmq.sh'), ['start', brokerDir], { timeout: 120_000 });
-    for (const line of fs.readFileSync(path.join(brokerDir, 'env'), 'utf8').split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0) {
-            process.env[line.slice(0, eq)] = line.slice(eq + 1);
-        }
-    }
-    rabbit = await import('../lib/rabbitmq.mjs');
+    broker = await rabbit.startOwnBroker('start');
     api = await startStandin();
     const flags = ['--amqp-url', rabbit.amqpUrl(), '--amqp-heartbeat', '2', '--amqp-probe-interval', '500'];
     server = await startKamea(api.url, flags);
@@ -93,8 +63,7 @@ after(async () => {
     closeAllClients();
     await Promise.all([server?.stop(), strict?.stop()]);
     await api?.close();
-    await run(path.join(REPO_ROOT, 'scripts/rabbitmq.sh'), ['stop', brokerDir], { timeout: 60_000 }).catch(() => {});
-    fs.rmSync(brokerDir, { recursive: true, force: true });
+    await broker?.stop();
 });
 
 test('the broker stopped and started: clients stay, ingestion says 503, delivery resumes', async () => {

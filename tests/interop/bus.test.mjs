@@ -12,11 +12,12 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import { amqpUrl, brokerAvailable, listBindings, publishRaw } from '../lib/rabbitmq.mjs';
-import { closeAllClients, withTimeout } from './server.mjs';
+import { closeAllClients, waitUntil as waitFor, withTimeout } from './server.mjs';
 import {
     connectDevices,
     emitAck,
     ingest,
+    readMetric as metric,
     startKamea,
     startStandin,
     subscribe,
@@ -43,12 +44,6 @@ async function startInstance(extra = []) {
     return server;
 }
 
-async function metric(server, name) {
-    const text = await (await fetch(`${server.internalUrl}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-    return line === undefined ? undefined : Number(line.split(' ').pop());
-}
-
 async function post(server, body) {
     const res = await ingest(server, body);
     assert.equal(res.status, 202, `ingest answered ${res.status} ${res.text}`);
@@ -70,19 +65,6 @@ function publishLarge(routingKey, text) {
 /** The routing keys bound for this file's exchange, sorted. */
 async function boundKeys() {
     return (await listBindings({ exchange: EXCHANGE })).map((b) => b.routingKey).sort();
-}
-
-async function waitFor(cond, what, ms = 10_000) {
-    const deadline = Date.now() + ms;
-    for (;;) {
-        if (await cond()) {
-            return;
-        }
-        if (Date.now() > deadline) {
-            throw new Error(`timed out waiting for ${what}`);
-        }
-        await settle(50);
-    }
 }
 
 describe('three instances on one broker', { skip: !brokerAvailable() && 'no test broker (scripts/test.sh starts one)' }, () => {

@@ -170,6 +170,24 @@ export function withTimeout(promise, what, ms = STEP_TIMEOUT) {
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Polls `cond` (sync or async) every `interval` ms until it is true; rejects after `ms` with a
+ * message naming what was awaited. For states only visible by asking (a metric, a health
+ * body, the broker's bindings), where no event can be awaited.
+ */
+export async function waitUntil(cond, what, ms = STEP_TIMEOUT, interval = 50) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+        if (await cond()) {
+            return;
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`timed out waiting for ${what}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, interval));
+    }
+}
+
 /** The arguments of the next `event` on an emitter (socket.io-client or Node), with a timeout. */
 export function nextEvent(emitter, event, ms = STEP_TIMEOUT) {
     return withTimeout(

@@ -39,6 +39,13 @@ export async function startKamea(apiUrl, flags = [], options = {}) {
     return server;
 }
 
+/** The value of metric `name` (its first series) in the server's /metrics, or undefined. */
+export async function readMetric(server, name) {
+    const text = await (await fetch(`${server.internalUrl}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return line === undefined ? undefined : Number(line.split(' ').pop());
+}
+
 /**
  * POSTs to /internal/v1/telemetries. `body` is sent as is when it is a string, else as JSON.
  * Resolves with {status, headers, text, json} (json is undefined when the body is not JSON).

@@ -4,6 +4,10 @@
 // options picks the second node.
 
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -90,4 +94,29 @@ export async function publishRaw(routingKey, body, { exchange = 'telemetries', h
         args.push('-H', `${k}: ${v}`);
     }
     await run('amqp-publish', args, { timeout: 15000 });
+}
+
+const rabbitmqScript = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'rabbitmq.sh');
+
+/**
+ * Starts a broker of the calling test file's own (`kind`: 'start' for one node, 'cluster' for
+ * two), for files that stop, freeze or kill it and so cannot use the run's shared one. Its
+ * variables replace the KAMEA_* ones of this process, so every function above talks to it.
+ * Resolves with `stop()`, which stops it and removes its directory.
+ */
+export async function startOwnBroker(kind = 'start') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kamea-broker-${kind}-`));
+    await run(rabbitmqScript, [kind, dir], { timeout: 240_000 });
+    for (const line of fs.readFileSync(path.join(dir, 'env'), 'utf8').split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0) {
+            process.env[line.slice(0, eq)] = line.slice(eq + 1);
+        }
+    }
+    return {
+        async stop() {
+            await run(rabbitmqScript, ['stop', dir], { timeout: 60_000 }).catch(() => {});
+            fs.rmSync(dir, { recursive: true, force: true });
+        },
+    };
 }
