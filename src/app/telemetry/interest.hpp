@@ -3,7 +3,9 @@
 // first local holder of a pair watches it on the bus, the last one gone unwatches it, so the
 // bus sees one watch per shard and pair however many sockets subscribe. A holder is told when
 // the bus has the pair (bound, or deferred while the bus is down) or refused it (the binding
-// budget is spent); a refused holder is no holder: it must not release.
+// budget is spent); a refused holder is no holder: it must not release. A later holder of a
+// watched pair asks the bus again (a transient second watch), so that after a reconnect it is
+// not acknowledged before the pair is bound again.
 // Shard-local: acquire, release and the completions run on the shard's executor.
 
 #include "core/bus.hpp"
@@ -36,10 +38,9 @@ private:
         std::size_t holders = 0;
         bool pending = false; // a watch is on its way to the bus
         bool watched = false; // the bus counts this shard's watch
-        core::watch_result result = core::watch_result::bound;
         std::vector<done_handler> waiters;
     };
-    void settle(const core::device_key& key, core::watch_result result);
+    void settle(const core::device_key& key, core::watch_result result, bool recheck);
 
     boost::asio::any_io_executor ex_;
     core::bus& bus_;

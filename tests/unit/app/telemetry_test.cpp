@@ -8,6 +8,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 
@@ -218,6 +219,7 @@ TEST_F(ingest_fixture, the_answer_follows_the_bus) {
 TEST(interest, one_watch_per_pair_until_the_last_holder_leaves) {
     boost::asio::io_context ctx;
     scripted_bus bus;
+    auto guard = boost::asio::make_work_guard(ctx); // poll() more than once
     interest in(ctx.get_executor(), bus);
     core::device_key x{"t", "x"};
     std::vector<core::watch_result> told;
@@ -229,8 +231,16 @@ TEST(interest, one_watch_per_pair_until_the_last_holder_leaves) {
     bus.pending.front()(core::watch_result::bound);
     ctx.poll();
     EXPECT_EQ(told, (std::vector<core::watch_result>{core::watch_result::bound, core::watch_result::bound}));
-    in.acquire(x, record); // already watched: told at once
+    // Already watched: asked again (a transient watch), told once the bus answers, then the
+    // transient watch is given back, so the bus still counts one watch for this shard.
+    in.acquire(x, record);
+    ASSERT_EQ(bus.watched.size(), 2U);
+    EXPECT_EQ(told.size(), 2U);
+    bus.pending.back()(core::watch_result::bound);
+    ctx.poll();
     EXPECT_EQ(told.size(), 3U);
+    EXPECT_EQ(bus.unwatched, std::vector<core::device_key>{x});
+    bus.unwatched.clear();
     in.release(x);
     in.release(x);
     EXPECT_TRUE(bus.unwatched.empty());
@@ -239,8 +249,40 @@ TEST(interest, one_watch_per_pair_until_the_last_holder_leaves) {
     EXPECT_EQ(in.pairs(), 0U);
     // The same device id in another tenant is another pair.
     in.acquire({"u", "x"}, record);
-    EXPECT_EQ(bus.watched.size(), 2U);
+    EXPECT_EQ(bus.watched.size(), 3U);
     EXPECT_EQ(bus.watched.back(), (core::device_key{"u", "x"}));
+}
+
+// A pair watched while the bus was down: a later holder is not acknowledged on that stale
+// "deferred" but when the bus says the pair is bound again (after the reconnect's re-bind).
+TEST(interest, a_later_holder_waits_for_the_re_bind) {
+    boost::asio::io_context ctx;
+    scripted_bus bus;
+    auto guard = boost::asio::make_work_guard(ctx); // poll() more than once
+    interest in(ctx.get_executor(), bus);
+    core::device_key x{"t", "x"};
+    std::vector<core::watch_result> told;
+    auto record = [&](core::watch_result r) { told.push_back(r); };
+    in.acquire(x, record);
+    bus.pending.front()(core::watch_result::deferred);
+    ctx.poll();
+    in.acquire(x, record);
+    ctx.poll();
+    EXPECT_EQ(told, std::vector<core::watch_result>{core::watch_result::deferred}); // the second waits
+    bus.pending.back()(core::watch_result::bound);
+    ctx.poll();
+    EXPECT_EQ(told, (std::vector<core::watch_result>{core::watch_result::deferred, core::watch_result::bound}));
+    EXPECT_EQ(bus.unwatched, std::vector<core::device_key>{x}); // the transient watch only
+    // Everyone leaves while a re-ask is on its way: both watches are given back.
+    in.acquire(x, record);
+    in.release(x);
+    in.release(x);
+    in.release(x);
+    EXPECT_EQ(bus.unwatched.size(), 1U);
+    bus.pending.back()(core::watch_result::bound);
+    ctx.poll();
+    EXPECT_EQ(bus.unwatched.size(), 3U);
+    EXPECT_EQ(in.pairs(), 0U);
 }
 
 TEST(interest, a_refused_watch_holds_nothing) {
