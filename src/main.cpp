@@ -81,8 +81,7 @@ app::authorization::client_options api_options(const core::config& cfg) {
     if (!cfg.management_api_url.empty()) {
         o.endpoint = app::authorization::parse_api_url(cfg.management_api_url);
         if (!o.endpoint) {
-            throw core::config_error("kamea-wss: --management-api-url: not an http(s) URL: " +
-                                         cfg.management_api_url,
+            throw core::config_error("kamea-wss: --management-api-url: not an http(s) URL: " + cfg.management_api_url,
                                      2);
         }
     }
@@ -110,10 +109,8 @@ transport::http_server_options public_options(const core::config& cfg) {
 
 // Every metric of contract section 8, read from the layers' atomics at scrape time.
 ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>>& shards,
-                                   const app::telemetry::fanout& fanout,
-                                   const app::telemetry::ingest& ingest,
-                                   const core::bus& bus,
-                                   const bus::amqp_stats& amqp,
+                                   const app::telemetry::fanout& fanout, const app::telemetry::ingest& ingest,
+                                   const core::bus& bus, const bus::amqp_stats& amqp,
                                    const transport::http_server& public_server) {
     using series = ops::metrics_registry::labelled;
     auto load = [](const auto& atomic) { return [&atomic] { return static_cast<double>(atomic.load()); }; };
@@ -145,19 +142,17 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
               {series{"", load(eio.protocol_errors)}});
     m.counter("kamea_ping_timeouts_total", "Sessions closed by the heartbeat", {series{"", load(eio.ping_timeouts)}});
     m.counter("kamea_authorization_calls_total", "Management API checks by result",
-              {series{R"(result="allowed")", load(authz.allowed)},
-               series{R"(result="denied")", load(authz.denied)},
+              {series{R"(result="allowed")", load(authz.allowed)}, series{R"(result="denied")", load(authz.denied)},
                series{R"(result="error")", load(authz.errors)}});
     m.histogram("kamea_authorization_duration_seconds", "Management API check latency",
                 [&authz] { return authz.latency.read(); });
-    m.histogram("kamea_ingest_to_write_seconds", "Time from ingestion to the end of the WebSocket write",
-                [&shards] {
-                    core::histogram::snapshot total;
-                    for (auto& sh : shards) {
-                        total += sh->ingest_to_write.read();
-                    }
-                    return total;
-                });
+    m.histogram("kamea_ingest_to_write_seconds", "Time from ingestion to the end of the WebSocket write", [&shards] {
+        core::histogram::snapshot total;
+        for (auto& sh : shards) {
+            total += sh->ingest_to_write.read();
+        }
+        return total;
+    });
     auto ring_total = [&shards](std::uint64_t (transport::send_ring::*read)() const) {
         return [&shards, read] {
             double total = 0;
@@ -274,8 +269,7 @@ int main(int argc, char** argv) {
     for (auto& sh : shards) {
         shard_app a;
         a.sio = std::make_unique<socketio::server>(socketio::server_options{cfg.connect_timeout});
-        a.api = std::make_unique<app::authorization::management_api_client>(sh->ctx.get_executor(), api,
-                                                                           tls.get());
+        a.api = std::make_unique<app::authorization::management_api_client>(sh->ctx.get_executor(), api, tls.get());
         clients.push_back({sh->ctx.get_executor(), a.api.get()});
         apps.push_back(std::move(a));
     }
@@ -294,8 +288,8 @@ int main(int argc, char** argv) {
         }
         a.sio->add_namespace(std::string(app::devices_namespace_name),
                              std::make_unique<app::devices_namespace>(*a.telemetries));
-        sh.make_handler = [s = a.sio.get()](engineio::session& session, transport::endpoint ep)
-            -> std::unique_ptr<engineio::session_handler> {
+        sh.make_handler = [s = a.sio.get()](engineio::session& session,
+                                            transport::endpoint ep) -> std::unique_ptr<engineio::session_handler> {
             if (ep == transport::endpoint::engineio_echo) {
                 return app::make_engineio_echo(session);
             }
@@ -308,9 +302,8 @@ int main(int argc, char** argv) {
     telemetry_bus->start([&fanout](core::telemetry_batch batch) { fanout.deliver(batch); });
     app::telemetry::ingest ingest({cfg.ingest_tokens}, *telemetry_bus);
 
-    auto doc_dir = cfg.doc_dir.empty()
-                       ? (std::filesystem::canonical("/proc/self/exe").parent_path() / "doc").string()
-                       : cfg.doc_dir;
+    auto doc_dir = cfg.doc_dir.empty() ? (std::filesystem::canonical("/proc/self/exe").parent_path() / "doc").string()
+                                       : cfg.doc_dir;
     ops::doc_site doc(doc_dir);
     if (doc.empty()) {
         core::log::warn("doc_not_found", {{"dir", doc_dir}, {"message", "run scripts/build-doc.sh"}});
@@ -353,9 +346,8 @@ int main(int argc, char** argv) {
                 [&shards] {
                     for (auto& sh : shards) {
                         boost::asio::post(sh->ctx, [s = sh.get()] {
-                            s->sessions.for_each([](engineio::session& session) {
-                                session.close(engineio::close_reason::shutdown);
-                            });
+                            s->sessions.for_each(
+                                [](engineio::session& session) { session.close(engineio::close_reason::shutdown); });
                         });
                     }
                 },
@@ -400,14 +392,12 @@ int main(int argc, char** argv) {
         return 1;
     }
     core::log::lifecycle("listening", {{"listener", "public"},
-                                  {"host", cfg.public_host},
-                                  {"port", public_port},
-                                  {"threads", shards.size()},
-                                  {"bus", telemetry_bus->status().kind},
-                                  {"conformance", cfg.conformance}});
-    core::log::lifecycle("listening", {{"listener", "internal"},
-                                  {"host", cfg.internal_host},
-                                  {"port", internal_port}});
+                                       {"host", cfg.public_host},
+                                       {"port", public_port},
+                                       {"threads", shards.size()},
+                                       {"bus", telemetry_bus->status().kind},
+                                       {"conformance", cfg.conformance}});
+    core::log::lifecycle("listening", {{"listener", "internal"}, {"host", cfg.internal_host}, {"port", internal_port}});
     if (cfg.conformance) {
         core::log::warn("conformance_mode", {{"message", "test-only namespaces are enabled"}});
     }

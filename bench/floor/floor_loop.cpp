@@ -38,10 +38,8 @@ std::string_view header_value(std::string_view head, std::string_view name) {
         auto eol = head.find("\r\n", pos);
         std::string_view line = head.substr(pos, eol - pos);
         auto colon = line.find(':');
-        if (colon == name.size() &&
-            std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
-                return a == (b | 0x20) || a == b;
-            })) {
+        if (colon == name.size() && std::equal(name.begin(), name.end(), line.begin(),
+                                               [](char a, char b) { return a == (b | 0x20) || a == b; })) {
             std::string_view v = line.substr(colon + 1);
             while (!v.empty() && v.front() == ' ') {
                 v.remove_prefix(1);
@@ -92,8 +90,7 @@ int floor_loop::listen_on(std::uint16_t port, std::uint16_t& bound) {
     if (::inet_pton(AF_INET, settings_.host.c_str(), &addr.sin_addr) != 1) {
         throw std::runtime_error("--host must be an IPv4 address");
     }
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd, 4096) != 0) {
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 4096) != 0) {
         fail("bind/listen");
     }
     socklen_t len = sizeof addr;
@@ -106,10 +103,7 @@ int floor_loop::listen_on(std::uint16_t port, std::uint16_t& bound) {
     return fd;
 }
 
-floor_loop::floor_loop(const settings& s,
-                       std::uint16_t port,
-                       std::optional<std::uint16_t> internal_port,
-                       int stop_fd)
+floor_loop::floor_loop(const settings& s, std::uint16_t port, std::optional<std::uint16_t> internal_port, int stop_fd)
     : settings_(s), stop_fd_(stop_fd) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     inbox_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -234,8 +228,7 @@ bool floor_loop::on_http(connection& c, std::string_view bytes) {
         }
         std::string_view head(c.http_in.data(), end + 4);
         if (head.starts_with("GET ")) {
-            std::string accept =
-                transport::websocket_accept_key(header_value(head, "sec-websocket-key"));
+            std::string accept = transport::websocket_accept_key(header_value(head, "sec-websocket-key"));
             std::string reply = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                                 "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
                                 accept + "\r\n\r\n";
@@ -349,8 +342,7 @@ void floor_loop::deliver(std::string_view device, std::string_view packet) {
             submit_and_reap();
             sqe = ::io_uring_get_sqe(&ring_);
         }
-        ::io_uring_prep_send(sqe, fd, f->bytes.data(), f->bytes.size(),
-                             MSG_NOSIGNAL | MSG_WAITALL);
+        ::io_uring_prep_send(sqe, fd, f->bytes.data(), f->bytes.size(), MSG_NOSIGNAL | MSG_WAITALL);
         ::io_uring_sqe_set_data(sqe, f);
         ++f->pending;
         ++stats_.sends;

@@ -21,8 +21,7 @@ class floor_loop {
 public:
     // Listens on `port` and, if set, `internal_port` with SO_REUSEPORT (0: a free port, which
     // the first loop picks and the others then share); stops once `stop_fd` is readable.
-    floor_loop(const settings& s, std::uint16_t port, std::optional<std::uint16_t> internal_port,
-               int stop_fd);
+    floor_loop(const settings& s, std::uint16_t port, std::optional<std::uint16_t> internal_port, int stop_fd);
     ~floor_loop();
     floor_loop(const floor_loop&) = delete;
     floor_loop& operator=(const floor_loop&) = delete;

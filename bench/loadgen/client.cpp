@@ -63,8 +63,7 @@ bool has_string_sid(std::string_view json) {
 } // namespace
 
 client::client(worker& w, std::size_t index)
-    : worker_(w), index_(index), socket_(w.executor()), ended_(w.executor()),
-      decoder_(w.settings().max_message) {}
+    : worker_(w), index_(index), socket_(w.executor()), ended_(w.executor()), decoder_(w.settings().max_message) {}
 
 // Closing the socket also takes it out of the reader's epoll set; the reader itself may be
 // gone already (the worker destroys it before the suspended clients).
@@ -102,8 +101,7 @@ asio::awaitable<bool> client::establish() {
         // Let connect() pick the port per (source, destination) pair instead of bind(), so
         // one source address serves more than one ephemeral port range's worth of clients.
         int one = 1;
-        ::setsockopt(
-            socket_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        ::setsockopt(socket_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
         socket_.bind({cfg.sources[index_ % cfg.sources.size()], 0}, ec);
         if (ec) {
             end("bind: " + ec.message());
@@ -141,8 +139,7 @@ asio::awaitable<bool> client::establish() {
             continue;
         }
         if (response.status != upgrade_status::ok) {
-            end(response.status == upgrade_status::bad_status
-                    ? "upgrade_http_" + std::to_string(response.http_status)
+            end(response.status == upgrade_status::bad_status   ? "upgrade_http_" + std::to_string(response.http_status)
                 : response.status == upgrade_status::bad_accept ? "upgrade_bad_accept"
                                                                 : "upgrade_response_too_large");
             co_return false;
@@ -392,8 +389,7 @@ void client::on_socketio(std::string_view packet) {
             auto now = clock_type::now();
             stats.established.add();
             stats.last_established_ns.store(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch())
-                    .count(),
+                std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
                 std::memory_order_relaxed);
             stats.connect_latency.record(static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_).count()));

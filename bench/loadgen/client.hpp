@@ -65,7 +65,7 @@ private:
     worker& worker_;
     std::size_t index_;
     boost::asio::ip::tcp::socket socket_; // until connected
-    int fd_ = -1;                          // once connected: the socket, taken from Asio
+    int fd_ = -1;                         // once connected: the socket, taken from Asio
     bool in_reader_ = false;
     bool waiting_for_room_ = false;
     boost::asio::steady_timer ended_; // cancelled when a connected client ends

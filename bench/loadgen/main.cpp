@@ -34,9 +34,13 @@ using steady = std::chrono::steady_clock;
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-double round3(double v) { return std::round(v * 1000) / 1000; }
+double round3(double v) {
+    return std::round(v * 1000) / 1000;
+}
 
-double seconds(steady::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(steady::duration d) {
+    return std::chrono::duration<double>(d).count();
+}
 
 // Each connection is one descriptor: lift the soft limit to the hard one, and say so when
 // even that is too small.
@@ -46,30 +50,27 @@ void raise_fd_limit(std::size_t connections) {
         lim.rlim_cur = lim.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &lim);
     }
-    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
-        connections + 32 > lim.rlim_cur) {
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && connections + 32 > lim.rlim_cur) {
         std::cerr << json::serialize(
                          json::object{{"event", "warning"},
-                                      {"message",
-                                       "open-file limit below connections + 32: some connections "
-                                       "will fail; use several processes"},
+                                      {"message", "open-file limit below connections + 32: some connections "
+                                                  "will fail; use several processes"},
                                       {"limit", lim.rlim_cur}})
                   << std::endl;
     }
 }
 
 struct totals {
-    std::uint64_t attempted = 0, established = 0, failed = 0, dropped = 0, pings = 0, events = 0,
-                  acks = 0, frames_in = 0, bytes_in = 0, bytes_out = 0, subscribed = 0,
-                  subscribe_errors = 0, telemetries = 0, out_of_order = 0, gaps = 0;
+    std::uint64_t attempted = 0, established = 0, failed = 0, dropped = 0, pings = 0, events = 0, acks = 0,
+                  frames_in = 0, bytes_in = 0, bytes_out = 0, subscribed = 0, subscribe_errors = 0, telemetries = 0,
+                  out_of_order = 0, gaps = 0;
     std::int64_t last_established_ns = 0;
     std::int64_t last_subscribed_ns = 0;
 };
 
 class controller {
 public:
-    controller(const options& opts, std::vector<std::unique_ptr<worker>>& workers)
-        : opts_(opts), workers_(workers) {}
+    controller(const options& opts, std::vector<std::unique_ptr<worker>>& workers) : opts_(opts), workers_(workers) {}
 
     int run() {
         started_ = steady::now();
@@ -115,8 +116,8 @@ private:
                 line["connect_rate_per_s"] = round3(connect_rate(t));
                 std::cerr << json::serialize(line) << std::endl;
                 if (opts_.hold_s > 0) {
-                    deadline = now + std::chrono::duration_cast<steady::duration>(
-                                         std::chrono::duration<double>(opts_.hold_s));
+                    deadline =
+                        now + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(opts_.hold_s));
                 }
             }
             if (now >= deadline) {
@@ -156,10 +157,9 @@ private:
             t.telemetries += s.telemetries.get();
             t.out_of_order += s.out_of_order.get();
             t.gaps += s.gaps.get();
-            t.last_subscribed_ns = std::max(t.last_subscribed_ns,
-                                            s.last_subscribed_ns.load(std::memory_order_relaxed));
-            t.last_established_ns = std::max(t.last_established_ns,
-                                             s.last_established_ns.load(std::memory_order_relaxed));
+            t.last_subscribed_ns = std::max(t.last_subscribed_ns, s.last_subscribed_ns.load(std::memory_order_relaxed));
+            t.last_established_ns =
+                std::max(t.last_established_ns, s.last_established_ns.load(std::memory_order_relaxed));
         }
         return t;
     }
@@ -180,8 +180,8 @@ private:
         if (t.last_subscribed_ns == 0) {
             return 0;
         }
-        steady::time_point last{std::chrono::duration_cast<steady::duration>(
-            std::chrono::nanoseconds(t.last_subscribed_ns))};
+        steady::time_point last{
+            std::chrono::duration_cast<steady::duration>(std::chrono::nanoseconds(t.last_subscribed_ns))};
         return seconds(last - started_);
     }
 
@@ -190,8 +190,8 @@ private:
         if (t.last_established_ns == 0) {
             return 0;
         }
-        steady::time_point last{std::chrono::duration_cast<steady::duration>(
-            std::chrono::nanoseconds(t.last_established_ns))};
+        steady::time_point last{
+            std::chrono::duration_cast<steady::duration>(std::chrono::nanoseconds(t.last_established_ns))};
         return seconds(last - started_);
     }
 
@@ -301,11 +301,7 @@ private:
             {"tool", "kamea-loadgen"},
             {"label", opts_.label},
             {"scenario", opts_.scenario},
-            {"target",
-             {{"host", opts_.host},
-              {"port", opts_.port},
-              {"path", opts_.path},
-              {"namespace", opts_.nsp}}},
+            {"target", {{"host", opts_.host}, {"port", opts_.port}, {"path", opts_.path}, {"namespace", opts_.nsp}}},
             {"settings",
              {{"connections", opts_.connections},
               {"rate", opts_.rate},
@@ -357,8 +353,7 @@ private:
                 {"errors", t.subscribe_errors},
                 {"error_kinds", to_obj(subscribe_errors)},
                 {"duration_s", round3(sd)},
-                {"last_subscribed_unix_ms",
-                 sd > 0 ? started_unix_ms_ + static_cast<std::int64_t>(sd * 1000) : 0},
+                {"last_subscribed_unix_ms", sd > 0 ? started_unix_ms_ + static_cast<std::int64_t>(sd * 1000) : 0},
                 {"rate_per_s", sd > 0 ? round3(static_cast<double>(t.subscribed) / sd) : 0.0}};
             json::object steps;
             for (const auto& [k, h] : by_step) {
@@ -383,8 +378,7 @@ private:
             if (start != marks_.end() && ready != marks_.end()) {
                 server["cpu_s_connecting"] = round3(ready->second.cpu_s - start->second.cpu_s);
                 server["rss_kib_added_connecting"] =
-                    static_cast<std::int64_t>(ready->second.rss_kib) -
-                    static_cast<std::int64_t>(start->second.rss_kib);
+                    static_cast<std::int64_t>(ready->second.rss_kib) - static_cast<std::int64_t>(start->second.rss_kib);
             }
             json::array samples;
             for (const auto& s : samples_) {
@@ -411,9 +405,7 @@ private:
     static self_usage self_cpu() {
         rusage ru{};
         ::getrusage(RUSAGE_SELF, &ru);
-        auto tv = [](const timeval& v) {
-            return static_cast<double>(v.tv_sec) + static_cast<double>(v.tv_usec) / 1e6;
-        };
+        auto tv = [](const timeval& v) { return static_cast<double>(v.tv_sec) + static_cast<double>(v.tv_usec) / 1e6; };
         return {tv(ru.ru_utime) + tv(ru.ru_stime), tv(ru.ru_utime), tv(ru.ru_stime), ru.ru_maxrss};
     }
 
@@ -451,10 +443,7 @@ int main(int argc, char** argv) {
     std::size_t first = 0;
     for (std::size_t i = 0; i < threads; ++i) {
         std::size_t share = opts.connections / threads + (i < opts.connections % threads ? 1 : 0);
-        workers.push_back(std::make_unique<worker>(settings,
-                                                   make_scenario(opts),
-                                                   opts.first_index + first,
-                                                   share,
+        workers.push_back(std::make_unique<worker>(settings, make_scenario(opts), opts.first_index + first, share,
                                                    opts.rate / static_cast<double>(threads),
                                                    opts.concurrency / threads));
         first += share;

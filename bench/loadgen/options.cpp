@@ -47,13 +47,11 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     app.add_option("--token", o.token, "auth.token sent in the namespace CONNECT");
     app.add_option("--scenario", o.scenario, "What each client does once connected")
         ->check(CLI::IsMember({"idle", "subscribe"}));
-    app.add_option("--devices",
-                   o.devices,
+    app.add_option("--devices", o.devices,
                    "subscribe: client i subscribes to device dev-<i mod devices> (the index runs "
                    "on from --first-index)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}));
-    app.add_option("--first-index",
-                   o.first_index,
+    app.add_option("--first-index", o.first_index,
                    "Index of this process's first client (so several processes share the "
                    "devices evenly)");
     app.add_option("--tenant", o.tenant, "subscribe: tenantId of the subscriptions");
@@ -63,18 +61,15 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--concurrency", o.concurrency, "Handshakes in flight at most")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
-    app.add_option("--source",
-                   sources,
+    app.add_option("--source", sources,
                    "Local source address(es) to bind, round-robin (comma list; IPv4 ranges "
                    "a-b allowed), e.g. 127.0.0.2-127.0.0.5")
         ->delimiter(',');
     app.add_option("--threads", o.threads, "Event loop threads")->check(CLI::Range(1U, 64U));
-    app.add_option("--handshake-timeout",
-                   handshake_timeout_ms,
+    app.add_option("--handshake-timeout", handshake_timeout_ms,
                    "Time allowed from TCP connect to the namespace CONNECT reply (ms)")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
-    app.add_option("--hold",
-                   o.hold_s,
+    app.add_option("--hold", o.hold_s,
                    "Seconds to keep the connections once all are settled (0 = until "
                    "SIGINT/SIGTERM)")
         ->check(CLI::NonNegativeNumber);
@@ -82,9 +77,7 @@ std::optional<options> parse_options(int argc, char** argv, int& exit_code) {
     app.add_option("--sample-interval", sample_interval_ms, "Server sampling period (ms)")
         ->check(CLI::Range(std::int64_t{10}, std::int64_t{3600000}));
     app.add_flag("!--no-count-fds", o.count_fds, "Do not count the server's open files");
-    app.add_option("--progress-interval",
-                   progress_interval_ms,
-                   "Progress line period on stderr (ms, 0 = none)")
+    app.add_option("--progress-interval", progress_interval_ms, "Progress line period on stderr (ms, 0 = none)")
         ->check(CLI::Range(std::int64_t{0}, std::int64_t{3600000}));
     app.add_option("--label", o.label, "Free text copied into the report");
 

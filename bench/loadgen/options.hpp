@@ -21,12 +21,12 @@ struct options {
 
     // Population
     std::string scenario = "idle";
-    std::size_t devices = 1000;       // subscribe: client i watches dev-<i mod devices>
-    std::string tenant = "bench";     // subscribe: tenantId of every subscription
-    std::size_t first_index = 0;      // index of this process's first client
+    std::size_t devices = 1000;   // subscribe: client i watches dev-<i mod devices>
+    std::string tenant = "bench"; // subscribe: tenantId of every subscription
+    std::size_t first_index = 0;  // index of this process's first client
     std::size_t connections = 1000;
-    double rate = 0;               // new connections per second for the process, 0 = no pacing
-    std::size_t concurrency = 200; // handshakes in flight for the process
+    double rate = 0;                               // new connections per second for the process, 0 = no pacing
+    std::size_t concurrency = 200;                 // handshakes in flight for the process
     std::vector<boost::asio::ip::address> sources; // local addresses, used round-robin
     unsigned threads = 1;
     std::chrono::milliseconds handshake_timeout{10000};

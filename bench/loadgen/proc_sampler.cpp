@@ -30,7 +30,9 @@ std::uint64_t status_kib(const std::string& status, std::string_view key) {
     return std::stoull(status.substr(pos + key.size()));
 }
 
-double round3(double v) { return std::round(v * 1000) / 1000; }
+double round3(double v) {
+    return std::round(v * 1000) / 1000;
+}
 
 } // namespace
 
@@ -69,8 +71,7 @@ std::optional<proc_sample> sample_process(int pid, bool count_fds) {
     if (count_fds) {
         std::error_code ec;
         std::int64_t n = 0;
-        for (std::filesystem::directory_iterator it(base + "/fd", ec), end; !ec && it != end;
-             it.increment(ec)) {
+        for (std::filesystem::directory_iterator it(base + "/fd", ec), end; !ec && it != end; it.increment(ec)) {
             ++n;
         }
         s.fds = ec ? -1 : n;
@@ -79,12 +80,8 @@ std::optional<proc_sample> sample_process(int pid, bool count_fds) {
 }
 
 boost::json::object proc_sample::to_json() const {
-    boost::json::object o{{"t_s", round3(t_s)},
-                          {"rss_kib", rss_kib},
-                          {"hwm_kib", hwm_kib},
-                          {"cpu_s", round3(cpu_s)},
-                          {"user_s", round3(user_s)},
-                          {"system_s", round3(system_s)},
+    boost::json::object o{{"t_s", round3(t_s)},     {"rss_kib", rss_kib},       {"hwm_kib", hwm_kib},
+                          {"cpu_s", round3(cpu_s)}, {"user_s", round3(user_s)}, {"system_s", round3(system_s)},
                           {"threads", threads}};
     if (fds >= 0) {
         o["fds"] = fds;

@@ -44,17 +44,18 @@ void reader::want_write(int fd, reader_client& c, bool on) {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
 }
 
-void reader::remove(int fd) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+void reader::remove(int fd) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void reader::wait() {
-    watch_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                      [this](const boost::system::error_code& ec) {
-                          if (ec) {
-                              return; // the worker is stopping
-                          }
-                          dispatch();
-                          wait();
-                      });
+    watch_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+        if (ec) {
+            return; // the worker is stopping
+        }
+        dispatch();
+        wait();
+    });
 }
 
 // Every socket ready now. A client removed by an earlier callback of the same batch is still

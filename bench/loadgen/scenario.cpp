@@ -35,19 +35,15 @@ std::optional<std::int64_t> find_int(std::string_view text, std::string_view quo
 }
 
 std::int64_t unix_ns_now() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
 } // namespace
 
-subscribe_scenario::subscribe_scenario(std::size_t devices,
-                                       std::string tenant,
-                                       std::size_t first_index,
+subscribe_scenario::subscribe_scenario(std::size_t devices, std::string tenant, std::size_t first_index,
                                        std::size_t connections)
-    : devices_(devices == 0 ? 1 : devices), tenant_(std::move(tenant)), first_index_(first_index),
-      last_(connections) {}
+    : devices_(devices == 0 ? 1 : devices), tenant_(std::move(tenant)), first_index_(first_index), last_(connections) {}
 
 void subscribe_scenario::on_connected(client& c) {
     std::string args = R"(["telemetries",{"deviceId":"dev-)";
@@ -66,8 +62,7 @@ void subscribe_scenario::on_ack(client& c, std::uint64_t id, std::string_view ar
     if (args == R"([{"status":"ok"}])") {
         stats.subscribed.add();
         stats.last_subscribed_ns.store(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(
-                std::chrono::steady_clock::now().time_since_epoch())
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
                 .count(),
             std::memory_order_relaxed);
     } else {
@@ -76,9 +71,7 @@ void subscribe_scenario::on_ack(client& c, std::uint64_t id, std::string_view ar
     }
 }
 
-void subscribe_scenario::on_event(client& c,
-                                  std::string_view args,
-                                  std::optional<std::uint64_t> ack_id) {
+void subscribe_scenario::on_event(client& c, std::string_view args, std::optional<std::uint64_t> ack_id) {
     (void)ack_id;
     auto& stats = c.owner().stats();
     constexpr std::string_view prefix = R"(["telemetries",)";
@@ -120,8 +113,7 @@ std::unique_ptr<scenario> make_scenario(const options& opts) {
         return std::make_unique<idle_scenario>();
     }
     if (opts.scenario == "subscribe") {
-        return std::make_unique<subscribe_scenario>(opts.devices, opts.tenant, opts.first_index,
-                                                    opts.connections);
+        return std::make_unique<subscribe_scenario>(opts.devices, opts.tenant, opts.first_index, opts.connections);
     }
     throw std::invalid_argument("unknown scenario " + opts.scenario);
 }

@@ -13,8 +13,7 @@ std::size_t latency_histogram::index_of(std::uint64_t v) {
     }
     auto exponent = static_cast<unsigned>(std::bit_width(v) - 1); // >= sub_bits
     unsigned shift = exponent - sub_bits;
-    return (static_cast<std::size_t>(shift + 1) << sub_bits) +
-           static_cast<std::size_t>((v >> shift) & (sub_count - 1));
+    return (static_cast<std::size_t>(shift + 1) << sub_bits) + static_cast<std::size_t>((v >> shift) & (sub_count - 1));
 }
 
 double latency_histogram::midpoint_of(std::size_t index) {
@@ -49,8 +48,7 @@ double latency_histogram::quantile_ns(double q) const {
     if (count_ == 0) {
         return 0;
     }
-    auto rank = static_cast<std::uint64_t>(
-        std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_)));
+    auto rank = static_cast<std::uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_)));
     rank = std::max<std::uint64_t>(rank, 1);
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < bucket_count; ++i) {

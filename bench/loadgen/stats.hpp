@@ -43,9 +43,7 @@ private:
 // A counter with one writer: a plain load+store instead of a locked read-modify-write.
 class counter {
 public:
-    void add(std::uint64_t n = 1) {
-        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    }
+    void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
     std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
 private:
@@ -66,20 +64,20 @@ struct thread_stats {
     std::atomic<std::int64_t> last_established_ns{0}; // steady clock, since epoch of steady_clock
 
     // Subscribe scenario (written by the worker; counters read by the control thread).
-    counter subscribed;         // subscription acks {"status":"ok"}
-    counter subscribe_errors;   // any other subscription ack
-    counter telemetries;        // `telemetries` events received
-    counter out_of_order;       // a telemetry older than one already received by that client
-    counter gaps;               // telemetries of a client's device never received (sequence holes)
+    counter subscribed;                              // subscription acks {"status":"ok"}
+    counter subscribe_errors;                        // any other subscription ack
+    counter telemetries;                             // `telemetries` events received
+    counter out_of_order;                            // a telemetry older than one already received by that client
+    counter gaps;                                    // telemetries of a client's device never received (sequence holes)
     std::atomic<std::int64_t> last_subscribed_ns{0}; // steady clock
 
     // Written by the worker only; read after it stopped.
-    std::map<std::string, std::uint64_t> failures; // why a connection was never established
-    std::map<std::string, std::uint64_t> drops;    // why an established connection ended
-    latency_histogram connect_latency;             // start of TCP connect -> namespace CONNECT
-    std::map<std::string, std::uint64_t> subscribe_error_kinds; // the error acks, by text
-    std::map<std::string, std::uint64_t> other_events;          // events other than telemetries
-    latency_histogram telemetry_latency;                        // publish (its "ts") -> received
+    std::map<std::string, std::uint64_t> failures;                       // why a connection was never established
+    std::map<std::string, std::uint64_t> drops;                          // why an established connection ended
+    latency_histogram connect_latency;                                   // start of TCP connect -> namespace CONNECT
+    std::map<std::string, std::uint64_t> subscribe_error_kinds;          // the error acks, by text
+    std::map<std::string, std::uint64_t> other_events;                   // events other than telemetries
+    latency_histogram telemetry_latency;                                 // publish (its "ts") -> received
     std::map<std::int64_t, latency_histogram> telemetry_latency_by_step; // by its "step" field
     std::map<std::int64_t, std::uint64_t> telemetries_by_step;
 };

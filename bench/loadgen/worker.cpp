@@ -30,8 +30,7 @@ client_settings client_settings::from(const options& opts) {
     auto address = asio::ip::make_address(opts.host);
     s.server = asio::ip::tcp::endpoint(address, opts.port);
     s.sources = opts.sources;
-    s.host_header =
-        (address.is_v6() ? "[" + opts.host + "]" : opts.host) + ":" + std::to_string(opts.port);
+    s.host_header = (address.is_v6() ? "[" + opts.host + "]" : opts.host) + ":" + std::to_string(opts.port);
     s.target = opts.path + "?EIO=4&transport=websocket";
     s.nsp = opts.nsp;
     // `4` (Engine.IO message) + `0` (Socket.IO CONNECT) + namespace + auth, as
@@ -46,14 +45,10 @@ client_settings client_settings::from(const options& opts) {
     return s;
 }
 
-worker::worker(const client_settings& settings,
-               std::unique_ptr<scenario> sc,
-               std::size_t first_index,
-               std::size_t count,
-               double rate,
-               std::size_t concurrency)
-    : settings_(settings), scenario_(std::move(sc)), first_index_(first_index), count_(count),
-      rate_(rate), concurrency_(std::max<std::size_t>(concurrency, 1)) {}
+worker::worker(const client_settings& settings, std::unique_ptr<scenario> sc, std::size_t first_index,
+               std::size_t count, double rate, std::size_t concurrency)
+    : settings_(settings), scenario_(std::move(sc)), first_index_(first_index), count_(count), rate_(rate),
+      concurrency_(std::max<std::size_t>(concurrency, 1)) {}
 
 worker::~worker() = default;
 
@@ -63,7 +58,9 @@ void worker::run() {
     ctx_.run();
 }
 
-void worker::stop() { ctx_.stop(); }
+void worker::stop() {
+    ctx_.stop();
+}
 
 void worker::handshake_settled() {
     --in_flight_;

@@ -38,12 +38,8 @@ struct client_settings {
 
 class worker {
 public:
-    worker(const client_settings& settings,
-           std::unique_ptr<scenario> sc,
-           std::size_t first_index,
-           std::size_t count,
-           double rate,
-           std::size_t concurrency);
+    worker(const client_settings& settings, std::unique_ptr<scenario> sc, std::size_t first_index, std::size_t count,
+           double rate, std::size_t concurrency);
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
     worker(worker&&) = delete;
@@ -67,7 +63,9 @@ public:
     std::array<char, 64 * 1024>& scratch() { return scratch_; }
     void handshake_settled(); // a client was established or failed
     // Where connected clients read (this worker's thread only).
-    class reader& reader() { return reader_; }
+    class reader& reader() {
+        return reader_;
+    }
 
 private:
     boost::asio::awaitable<void> launch();
@@ -87,7 +85,9 @@ private:
     boost::asio::io_context ctx_{1};
     boost::asio::steady_timer wake_{ctx_};
     // Destroyed before ctx_, so before the clients: they close their sockets without it.
-    class reader reader_{ctx_};
+    class reader reader_ {
+        ctx_
+    };
 };
 
 } // namespace kamea::loadgen

@@ -21,7 +21,9 @@ std::uint64_t mask_source::next64() {
     return state_ * 0x2545f4914f6cdd1dULL;
 }
 
-std::uint32_t mask_source::next() { return static_cast<std::uint32_t>(next64() >> 32U); }
+std::uint32_t mask_source::next() {
+    return static_cast<std::uint32_t>(next64() >> 32U);
+}
 
 void append_frame(std::string& out, ws_opcode op, std::string_view payload, std::uint32_t mask) {
     std::size_t start = out.size();
@@ -42,10 +44,8 @@ void append_frame(std::string& out, ws_opcode op, std::string_view payload, std:
             *p++ = static_cast<unsigned char>(static_cast<std::uint64_t>(n) >> shift);
         }
     }
-    unsigned char key[4] = {static_cast<unsigned char>(mask >> 24U),
-                            static_cast<unsigned char>(mask >> 16U),
-                            static_cast<unsigned char>(mask >> 8U),
-                            static_cast<unsigned char>(mask)};
+    unsigned char key[4] = {static_cast<unsigned char>(mask >> 24U), static_cast<unsigned char>(mask >> 16U),
+                            static_cast<unsigned char>(mask >> 8U), static_cast<unsigned char>(mask)};
     std::memcpy(p, key, 4);
     p += 4;
     const auto* src = reinterpret_cast<const unsigned char*>(payload.data());

@@ -43,7 +43,8 @@ public:
     // Consumes `bytes`; calls on_message(ws_opcode, std::string_view payload) once per complete
     // data message (fragments joined) and once per control frame. Views are valid only during
     // the call. After an error the decoder is unusable.
-    template <typename F> status feed(std::string_view bytes, F&& on_message);
+    template <typename F>
+    status feed(std::string_view bytes, F&& on_message);
 
     // Bytes held between reads (0 for an idle connection).
     std::size_t buffered() const { return pending_.capacity() + fragments_.capacity(); }

@@ -16,8 +16,7 @@ constexpr std::size_t max_response_head = 8192;
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
            });
 }
 
@@ -39,13 +38,10 @@ std::string websocket_accept(std::string_view key) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int size = 0;
     EVP_Digest(input.data(), input.size(), digest.data(), &size, EVP_sha1(), nullptr);
-    return core::base64_encode(
-        std::string_view(reinterpret_cast<const char*>(digest.data()), size));
+    return core::base64_encode(std::string_view(reinterpret_cast<const char*>(digest.data()), size));
 }
 
-upgrade_request make_upgrade_request(std::string_view host,
-                                     std::string_view target,
-                                     std::string_view extra_headers,
+upgrade_request make_upgrade_request(std::string_view host, std::string_view target, std::string_view extra_headers,
                                      mask_source& random) {
     std::array<char, 16> nonce{};
     for (std::size_t i = 0; i < nonce.size(); i += 8) {
@@ -69,8 +65,7 @@ upgrade_response parse_upgrade_response(std::string_view data, std::string_view 
     upgrade_response r;
     auto end = data.find("\r\n\r\n");
     if (end == std::string_view::npos) {
-        r.status = data.size() > max_response_head ? upgrade_status::too_large
-                                                   : upgrade_status::incomplete;
+        r.status = data.size() > max_response_head ? upgrade_status::too_large : upgrade_status::incomplete;
         return r;
     }
     r.header_size = end + 4;
@@ -82,8 +77,7 @@ upgrade_response parse_upgrade_response(std::string_view data, std::string_view 
         auto sp = status_line.find(' ');
         if (sp != std::string_view::npos && sp + 4 <= status_line.size()) {
             std::string_view code = status_line.substr(sp + 1, 3);
-            if (std::all_of(
-                    code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            if (std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
                 r.http_status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
             }
         }

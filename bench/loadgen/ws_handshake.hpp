@@ -16,9 +16,7 @@ struct upgrade_request {
 };
 
 // `host` is the Host header value, `target` the request target (path and query).
-upgrade_request make_upgrade_request(std::string_view host,
-                                     std::string_view target,
-                                     std::string_view extra_headers,
+upgrade_request make_upgrade_request(std::string_view host, std::string_view target, std::string_view extra_headers,
                                      mask_source& random);
 
 enum class upgrade_status : std::uint8_t { incomplete, ok, bad_status, bad_accept, too_large };

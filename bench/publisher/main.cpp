@@ -53,25 +53,28 @@ struct options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 3001;
     std::string path = "/internal/v1/telemetries";
-    std::string token; // --ingest-token of the server, if set
-    double rate = 1000;        // telemetries per second, all connections together
-    double duration_s = 10;    // sending stops when the next batch would be due after this
+    std::string token;      // --ingest-token of the server, if set
+    double rate = 1000;     // telemetries per second, all connections together
+    double duration_s = 10; // sending stops when the next batch would be due after this
     std::size_t devices = 1000;
     std::size_t batch = 50;
     std::string tenant = "bench";
     std::int64_t step = 1;
     unsigned connections = 1;
     int server_pid = 0;
-    double timeout_s = 30;     // whole run, including waiting for the last answers
+    double timeout_s = 30; // whole run, including waiting for the last answers
 };
 
 std::int64_t unix_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-double round3(double v) { return std::round(v * 1000) / 1000; }
-double seconds(steady::duration d) { return std::chrono::duration<double>(d).count(); }
+double round3(double v) {
+    return std::round(v * 1000) / 1000;
+}
+double seconds(steady::duration d) {
+    return std::chrono::duration<double>(d).count();
+}
 
 class publisher {
 public:
@@ -91,8 +94,7 @@ public:
         for (unsigned c = 0; c < o_.connections; ++c) {
             asio::co_spawn(ctx_, connection(c), asio::detached);
         }
-        ctx_.run_for(std::chrono::duration_cast<steady::duration>(
-            std::chrono::duration<double>(o_.timeout_s)));
+        ctx_.run_for(std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o_.timeout_s)));
         timed_out_ = !ctx_.stopped() || active_ > 0;
         end_ = steady::now();
         if (o_.server_pid != 0) {
@@ -137,8 +139,8 @@ private:
 
     std::string make_request(const std::string& body) {
         std::string req = "POST " + o_.path + " HTTP/1.1\r\nHost: " + host_header_ +
-                          "\r\nContent-Type: application/json\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n";
+                          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\n";
         if (!o_.token.empty()) {
             req += "Authorization: Bearer " + o_.token + "\r\n";
         }
@@ -154,8 +156,8 @@ private:
         asio::steady_timer timer(ctx_);
         bool connected = false;
         for (std::uint64_t j = index; j < batches_; j += o_.connections) {
-            auto due = start_ + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(
-                                    static_cast<double>(j * o_.batch) / o_.rate));
+            auto due = start_ + std::chrono::duration_cast<steady::duration>(
+                                    std::chrono::duration<double>(static_cast<double>(j * o_.batch) / o_.rate));
             auto now = steady::now();
             if (due > now) {
                 timer.expires_at(due);

@@ -72,12 +72,12 @@ public:
         publisher_.join(grace);
         // What the broker is spared: every key unbound here is one binding less for it to
         // clean up when the exclusive queue goes (rabbitmq-server #12926).
-        core::log::info("bus_stopped",
-                        {{"unbound", stats_.unbinds.load(std::memory_order_relaxed) - unbinds_before},
-                         {"bindings_left", stats_.bindings.load(std::memory_order_relaxed)},
-                         {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::steady_clock::now() - started)
-                                    .count()}});
+        core::log::info(
+            "bus_stopped",
+            {{"unbound", stats_.unbinds.load(std::memory_order_relaxed) - unbinds_before},
+             {"bindings_left", stats_.bindings.load(std::memory_order_relaxed)},
+             {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+                        .count()}});
     }
 
 private:

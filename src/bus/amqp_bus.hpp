@@ -45,9 +45,9 @@ struct amqp_stats {
     std::atomic<std::uint64_t> publish_nacks{0};
     std::atomic<std::uint64_t> bindings_refused{0};
     std::atomic<std::int64_t> bindings{0}; // keys bound on the broker now
-    std::atomic<std::uint64_t> unbinds{0};  // unbind-oks received (linger ends and stop())
+    std::atomic<std::uint64_t> unbinds{0}; // unbind-oks received (linger ends and stop())
     std::atomic<std::uint64_t> probes_lost{0};
-    core::histogram bind_latency;          // seconds from watch() to the broker's bind-ok
+    core::histogram bind_latency; // seconds from watch() to the broker's bind-ok
 };
 
 // Throws std::invalid_argument with a clear message (no password in it) for a bad option.

@@ -70,7 +70,11 @@ bool wait_readable(const amqp_connection& c, int wake_fd, std::chrono::milliseco
 // A header value as an int64, if it is an integer.
 bool table_int(const amqp_table_t& table, const char* key, std::int64_t& out);
 
-inline amqp_bytes_t bytes_of(const std::string& s) { return {s.size(), const_cast<char*>(s.data())}; }
-inline std::string string_of(amqp_bytes_t b) { return {static_cast<const char*>(b.bytes), b.len}; }
+inline amqp_bytes_t bytes_of(const std::string& s) {
+    return {s.size(), const_cast<char*>(s.data())};
+}
+inline std::string string_of(amqp_bytes_t b) {
+    return {static_cast<const char*>(b.bytes), b.len};
+}
 
 } // namespace kamea::bus

@@ -154,7 +154,8 @@ void amqp_consumer::run() {
             delays.reset();
             up_.store(true, std::memory_order_release);
             reached = true;
-            core::log::info("bus_connected", {{"node", redact_url(url)}, {"connection", "consumer"}, {"queue", queue_}});
+            core::log::info("bus_connected",
+                            {{"node", redact_url(url)}, {"connection", "consumer"}, {"queue", queue_}});
             serve(c);
             up_.store(false, std::memory_order_release);
             break; // serve() returns only when stopping
@@ -263,9 +264,9 @@ void amqp_consumer::serve(amqp_connection& c) {
             }
             // Its cancel-ok is not an unbind-ok: on_method() passes it by.
             amqp_basic_cancel_t cancel{bytes_of(consumer_tag_), 0};
-            amqp_connection::check(amqp_send_method(c.state(), amqp_connection::channel, AMQP_BASIC_CANCEL_METHOD,
-                                                    &cancel),
-                                   "sending basic.cancel");
+            amqp_connection::check(
+                amqp_send_method(c.state(), amqp_connection::channel, AMQP_BASIC_CANCEL_METHOD, &cancel),
+                "sending basic.cancel");
         }
 
         std::vector<std::string> binds;

@@ -13,7 +13,7 @@ namespace kamea::bus {
 namespace {
 
 constexpr std::chrono::milliseconds idle_poll{200}; // keeps heartbeats going while idle
-constexpr std::size_t max_messages_per_turn = 1024;  // then confirms are read
+constexpr std::size_t max_messages_per_turn = 1024; // then confirms are read
 constexpr const char* ingested_header = "x-kamea-ingested-ns";
 constexpr const char* probe_header = "x-kamea-probe";
 
@@ -49,7 +49,9 @@ amqp_publisher::~amqp_publisher() {
     }
 }
 
-void amqp_publisher::start() { thread_ = std::thread([this] { run(); }); }
+void amqp_publisher::start() {
+    thread_ = std::thread([this] { run(); });
+}
 
 void amqp_publisher::publish(core::telemetry_batch batch, core::bus::publish_handler done) {
     {
@@ -250,8 +252,8 @@ void amqp_publisher::send_queued(amqp_connection& c) {
     }
     for (const auto& p : probes) {
         tracker_.add(1, {});
-        int status = publish_one(c, options_.exchange, p.routing_key, probe_header, static_cast<std::int64_t>(p.id),
-                                 "probe");
+        int status =
+            publish_one(c, options_.exchange, p.routing_key, probe_header, static_cast<std::int64_t>(p.id), "probe");
         if (status != AMQP_STATUS_OK) {
             std::lock_guard lock(mutex_);
             for (auto it = queued.rbegin(); it != queued.rend(); ++it) {

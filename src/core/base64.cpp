@@ -5,10 +5,8 @@
 namespace kamea::core {
 namespace {
 
-constexpr std::string_view std_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr std::string_view url_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view std_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view url_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 constexpr std::array<signed char, 256> make_table(std::string_view alphabet) {
     std::array<signed char, 256> t{};
@@ -108,6 +106,8 @@ std::string base64url_encode(std::string_view bytes) {
     return out;
 }
 
-int base64url_value(char c) { return url_table[static_cast<unsigned char>(c)]; }
+int base64url_value(char c) {
+    return url_table[static_cast<unsigned char>(c)];
+}
 
 } // namespace kamea::core

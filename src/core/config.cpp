@@ -38,8 +38,7 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
         rows.push_back({"--" + name, env_of(name), desc, opt->get_default_str()});
         return opt;
     };
-    auto add_ms = [&](const std::string& name, std::chrono::milliseconds& target,
-                      const std::string& desc) {
+    auto add_ms = [&](const std::string& name, std::chrono::milliseconds& target, const std::string& desc) {
         ms.push_back({&target, static_cast<long long>(target.count())});
         auto* opt = app.add_option("--" + name, ms.back().value, desc + " (ms)")
                         ->envname(env_of(name))
@@ -60,13 +59,10 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add_ms("upgrade-timeout", c.upgrade_timeout, "Time allowed to finish a transport upgrade");
     add_ms("connect-timeout", c.connect_timeout,
            "Time allowed for a client to join a namespace after opening a session");
-    add("cors-origins", c.cors_origins,
-        "Origins allowed by CORS ('*' for any; credentials only for listed origins)")
+    add("cors-origins", c.cors_origins, "Origins allowed by CORS ('*' for any; credentials only for listed origins)")
         ->delimiter(',');
-    add_ms("handshake-timeout", c.handshake_timeout,
-           "Time allowed to send one HTTP request (headers and body)");
-    add("max-send-queue", c.max_send_queue,
-        "Bytes queued for one client before it is disconnected as too slow")
+    add_ms("handshake-timeout", c.handshake_timeout, "Time allowed to send one HTTP request (headers and body)");
+    add("max-send-queue", c.max_send_queue, "Bytes queued for one client before it is disconnected as too slow")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 34));
     add("cookie", c.cookie,
         "Name of a cookie set to the session id on the polling handshake, for sticky load "
@@ -75,22 +71,18 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
         "Hand each event loop turn's WebSocket sends to the kernel in one io_uring submission "
         "(false = one send per socket; also the fallback when the kernel refuses io_uring)");
     add("max-connections", c.max_connections, "Most TCP connections on the public listener");
-    add("max-connections-per-ip", c.max_connections_per_ip,
-        "Most connections from one client address (0 = unlimited)");
+    add("max-connections-per-ip", c.max_connections_per_ip, "Most connections from one client address (0 = unlimited)");
     add("management-api-url", c.management_api_url,
         "Base URL of the Management API (http or https); empty = every check fails");
-    add_ms("management-api-timeout", c.management_api_timeout,
-           "Time allowed for one authorization check");
+    add_ms("management-api-timeout", c.management_api_timeout, "Time allowed for one authorization check");
     add("management-api-ca", c.management_api_ca,
         "PEM file of the CA that signs the Management API's certificate (default: system CAs)");
     add("management-api-max-concurrency", c.management_api_max_concurrency,
         "Most authorization requests in flight at once, per event loop")
         ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
     add("authz-cache-ttl", c.authz_cache_ttl, "Seconds an allowed answer is reused (0 = off)");
-    add("reauth-interval", c.reauth_interval,
-        "Seconds between re-authorizations of each subscription (0 = off)");
-    add("max-subscriptions-per-socket", c.max_subscriptions_per_socket,
-        "Most device subscriptions one socket may hold")
+    add("reauth-interval", c.reauth_interval, "Seconds between re-authorizations of each subscription (0 = off)");
+    add("max-subscriptions-per-socket", c.max_subscriptions_per_socket, "Most device subscriptions one socket may hold")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
     add("ingest-token", c.ingest_tokens,
         "Bearer token(s) accepted by POST /internal/v1/telemetries, comma-separated for a rotation "
@@ -126,14 +118,13 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("ready-requires-bus", c.ready_requires_bus,
         "Answer 503 on /health/ready while the bus is down (off: a shared broker must not take "
         "every replica out of the balancer)");
-    add("doc-dir", c.doc_dir,
-        "Directory of the /doc page and AsyncAPI files (empty = doc/ next to the executable)");
+    add("doc-dir", c.doc_dir, "Directory of the /doc page and AsyncAPI files (empty = doc/ next to the executable)");
     add("log-level", c.log_level, "Log level")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
     add_ms("shutdown-grace", c.shutdown_grace, "Time to drain clients on SIGTERM");
-    auto* conf = app.add_flag("--conformance", c.conformance,
-                              "TEST ONLY: serve what the official protocol test suites expect")
-                     ->envname("WSS_CONFORMANCE");
+    auto* conf =
+        app.add_flag("--conformance", c.conformance, "TEST ONLY: serve what the official protocol test suites expect")
+            ->envname("WSS_CONFORMANCE");
     rows.push_back({"--conformance", "WSS_CONFORMANCE", conf->get_description(), "false"});
     return rows;
 }
@@ -221,8 +212,7 @@ std::string config_markdown() {
     for (const auto& r : rows) {
         bool none = r.default_value.empty() || r.default_value == "[]";
         out << "| `" << r.flag << "` | `" << r.env << "` | "
-            << (none ? std::string("(none)") : "`" + r.default_value + "`") << " | " << r.description
-            << " |\n";
+            << (none ? std::string("(none)") : "`" + r.default_value + "`") << " | " << r.description << " |\n";
     }
     return out.str();
 }

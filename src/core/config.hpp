@@ -35,12 +35,12 @@ struct config {
     std::size_t max_connections_per_ip = 0; // 0 = unlimited
 
     // Management API (contract section 6).
-    std::string management_api_url;       // e.g. http://127.0.0.1:3002; empty = not configured
+    std::string management_api_url; // e.g. http://127.0.0.1:3002; empty = not configured
     std::chrono::milliseconds management_api_timeout{5000};
-    std::string management_api_ca;        // PEM file of a private CA for HTTPS
+    std::string management_api_ca; // PEM file of a private CA for HTTPS
     std::size_t management_api_max_concurrency = 64;
-    unsigned authz_cache_ttl = 0;         // seconds; 0 = no cache
-    unsigned reauth_interval = 300;       // seconds; 0 = off
+    unsigned authz_cache_ttl = 0;   // seconds; 0 = no cache
+    unsigned reauth_interval = 300; // seconds; 0 = off
 
     // Subscriptions and ingestion (contract sections 4 and 7).
     std::size_t max_subscriptions_per_socket = 100;
@@ -56,12 +56,12 @@ struct config {
     std::size_t amqp_queue_max_length = 100000;
     unsigned amqp_prefetch = 200;
     std::size_t amqp_max_bindings = 10000; // measured: docs/performance.md, bus section
-    unsigned amqp_heartbeat = 10; // seconds
+    unsigned amqp_heartbeat = 10;          // seconds
     std::chrono::milliseconds amqp_unbind_linger{2000};
     std::chrono::milliseconds amqp_probe_interval{5000};
-    std::string amqp_ca;   // PEM CA for amqps:// (default: system CAs)
-    std::string amqp_cert; // PEM client certificate for amqps:// (optional)
-    std::string amqp_key;  // PEM private key of amqp_cert
+    std::string amqp_ca;             // PEM CA for amqps:// (default: system CAs)
+    std::string amqp_cert;           // PEM client certificate for amqps:// (optional)
+    std::string amqp_key;            // PEM private key of amqp_cert
     bool ready_requires_bus = false; // contract section 8
 
     // Operations.

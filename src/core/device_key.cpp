@@ -17,8 +17,8 @@ std::optional<std::string> check_id(const boost::json::value* v, std::string_vie
         return name + " must be 1 to 128 characters long";
     }
     bool ok = std::all_of(s.begin(), s.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               c == '.' || c == '_' || c == ':' || c == '-';
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+               c == ':' || c == '-';
     });
     if (!ok) {
         return name + " may only contain letters, digits and . _ : -";

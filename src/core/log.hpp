@@ -15,7 +15,9 @@ void init(std::string_view level);
 // Writes {"time":…,"level":…,"event":…, fields…}.
 void write(spdlog::level::level_enum level, std::string_view event, boost::json::object fields = {});
 
-inline bool enabled(spdlog::level::level_enum level) { return spdlog::should_log(level); }
+inline bool enabled(spdlog::level::level_enum level) {
+    return spdlog::should_log(level);
+}
 
 inline void debug(std::string_view event, boost::json::object fields = {}) {
     if (enabled(spdlog::level::debug)) {

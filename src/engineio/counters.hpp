@@ -10,7 +10,7 @@ namespace kamea::engineio {
 struct counters {
     std::atomic<std::uint64_t> sessions_opened{0};
     std::atomic<std::uint64_t> sessions_closed{0};
-    std::atomic<std::uint64_t> slow_clients{0};   // cut off past --max-send-queue
+    std::atomic<std::uint64_t> slow_clients{0}; // cut off past --max-send-queue
     std::atomic<std::uint64_t> protocol_errors{0};
     std::atomic<std::uint64_t> ping_timeouts{0};
     std::atomic<std::uint64_t> dropped_packets{0}; // not delivered to a client cut off as slow

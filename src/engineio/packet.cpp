@@ -10,8 +10,8 @@ namespace {
 constexpr std::uint8_t opcode_text = 0x1;
 constexpr std::uint8_t opcode_binary = 0x2;
 
-wire_ptr make_frame(std::uint8_t opcode, std::string_view a, std::string_view b,
-                    std::string_view c, std::int64_t stamp_ns = 0) {
+wire_ptr make_frame(std::uint8_t opcode, std::string_view a, std::string_view b, std::string_view c,
+                    std::int64_t stamp_ns = 0) {
     auto p = std::make_shared<wire_packet>();
     p->stamp_ns = stamp_ns;
     std::uint64_t length = a.size() + b.size() + c.size();
@@ -90,7 +90,9 @@ wire_ptr make_text(packet_type type, std::string_view head, std::string_view bod
     return make_frame(opcode_text, std::string_view(&t, 1), head, body, stamp_ns);
 }
 
-wire_ptr make_binary(std::string_view bytes) { return make_frame(opcode_binary, bytes, {}, {}); }
+wire_ptr make_binary(std::string_view bytes) {
+    return make_frame(opcode_binary, bytes, {}, {});
+}
 
 void append_polling(const wire_packet& p, std::string& out) {
     if (p.binary) {

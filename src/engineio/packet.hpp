@@ -57,10 +57,7 @@ struct wire_packet {
 using wire_ptr = std::shared_ptr<const wire_packet>;
 
 // Text packet "<type><head><body>"; head and body are concatenated so callers avoid a copy.
-wire_ptr make_text(packet_type type,
-                   std::string_view head = {},
-                   std::string_view body = {},
-                   std::int64_t stamp_ns = 0);
+wire_ptr make_text(packet_type type, std::string_view head = {}, std::string_view body = {}, std::int64_t stamp_ns = 0);
 // Binary message packet with raw bytes.
 wire_ptr make_binary(std::string_view bytes);
 

@@ -35,7 +35,8 @@ public:
     // The same count, readable from any thread (shutdown watches it).
     std::size_t live() const { return live_.load(std::memory_order_relaxed); }
 
-    template <typename F> void for_each(F&& f) const {
+    template <typename F>
+    void for_each(F&& f) const {
         // Copy first: f may close sessions, which erases them.
         std::vector<std::shared_ptr<session>> all;
         all.reserve(sessions_.size());

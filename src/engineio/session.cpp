@@ -34,13 +34,10 @@ const char* to_string(close_reason r) {
     return "unknown";
 }
 
-session::session(boost::asio::any_io_executor ex,
-                 std::string sid,
-                 transport_kind kind,
-                 const session_options& options,
+session::session(boost::asio::any_io_executor ex, std::string sid, transport_kind kind, const session_options& options,
                  handshake_info handshake)
-    : ex_(ex), sid_(std::move(sid)), kind_(kind), options_(options),
-      handshake_(std::move(handshake)), ping_timer_(ex), upgrade_timer_(ex), linger_timer_(ex) {}
+    : ex_(ex), sid_(std::move(sid)), kind_(kind), options_(options), handshake_(std::move(handshake)), ping_timer_(ex),
+      upgrade_timer_(ex), linger_timer_(ex) {}
 
 session::~session() = default;
 
@@ -57,8 +54,7 @@ void session::open() {
     o["pingTimeout"] = options_.ping_timeout.count();
     o["maxPayload"] = options_.max_payload;
     global_counters().sessions_opened.fetch_add(1, std::memory_order_relaxed);
-    (kind_ == transport_kind::polling ? global_counters().polling_sessions
-                                      : global_counters().websocket_sessions)
+    (kind_ == transport_kind::polling ? global_counters().polling_sessions : global_counters().websocket_sessions)
         .fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
     send(make_text(packet_type::open, boost::json::serialize(o)));
@@ -184,8 +180,7 @@ void session::close(close_reason reason) {
     // Keep the close for the next GET (P10); the reference gives up after 30 s. A client
     // that posted a close (P9) may have its last GET still on the way (it can arrive after
     // the POST on another connection): it gets its noop within a ping timeout.
-    linger_timer_.expires_after(server_side ? std::chrono::milliseconds(30000)
-                                            : options_.ping_timeout);
+    linger_timer_.expires_after(server_side ? std::chrono::milliseconds(30000) : options_.ping_timeout);
     linger_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
         if (auto self = weak.lock(); self && !ec) {
             self->finish();

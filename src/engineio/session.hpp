@@ -26,10 +26,10 @@ enum class close_reason : std::uint8_t {
     transport_close, // the client closed its connection or sent a close packet
     transport_error, // a pending request was cut off, a write failed
     ping_timeout,
-    parse_error,   // invalid Engine.IO packet (E7, W8) or protocol violation above
-    server_close,  // the application closed the session
-    slow_client,   // the send queue passed --max-send-queue
-    shutdown,      // SIGTERM
+    parse_error,  // invalid Engine.IO packet (E7, W8) or protocol violation above
+    server_close, // the application closed the session
+    slow_client,  // the send queue passed --max-send-queue
+    shutdown,     // SIGTERM
 };
 const char* to_string(close_reason r);
 
@@ -70,10 +70,7 @@ public:
 
 class session : public std::enable_shared_from_this<session> {
 public:
-    session(boost::asio::any_io_executor ex,
-            std::string sid,
-            transport_kind kind,
-            const session_options& options,
+    session(boost::asio::any_io_executor ex, std::string sid, transport_kind kind, const session_options& options,
             handshake_info handshake);
     ~session();
     session(const session&) = delete;

@@ -21,9 +21,7 @@ void metrics_registry::counter(std::string name, std::string help, std::vector<l
     families_.push_back({std::move(name), std::move(help), "counter", std::move(series), {}});
 }
 
-void metrics_registry::histogram(std::string name,
-                                 std::string help,
-                                 std::function<core::histogram::snapshot()> read) {
+void metrics_registry::histogram(std::string name, std::string help, std::function<core::histogram::snapshot()> read) {
     families_.push_back({std::move(name), std::move(help), "histogram", {}, std::move(read)});
 }
 

@@ -4,10 +4,8 @@
 
 namespace kamea::ops {
 
-shutdown_sequence::shutdown_sequence(boost::asio::any_io_executor ex,
-                                     shutdown_steps steps,
-                                     std::chrono::milliseconds grace,
-                                     std::chrono::milliseconds poll)
+shutdown_sequence::shutdown_sequence(boost::asio::any_io_executor ex, shutdown_steps steps,
+                                     std::chrono::milliseconds grace, std::chrono::milliseconds poll)
     : steps_(std::move(steps)), grace_(grace), poll_(poll), timer_(std::move(ex)) {}
 
 void shutdown_sequence::start() {
@@ -27,8 +25,7 @@ void shutdown_sequence::check() {
         // The bus gets what is left of the grace period, and at least a second: unbinding
         // explicitly spares the broker a queue deletion with every binding at once.
         auto budget = std::max<std::chrono::milliseconds>(
-            std::chrono::milliseconds(1000),
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now));
+            std::chrono::milliseconds(1000), std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now));
         steps_.release_bus(budget);
         steps_.stop(left);
         return;

@@ -16,18 +16,16 @@
 namespace kamea::ops {
 
 struct shutdown_steps {
-    std::function<void()> refuse_new;        // listeners drain, readiness says draining
-    std::function<void()> close_transports;  // every session closes
-    std::function<std::size_t()> remaining;  // sessions and requests still open
+    std::function<void()> refuse_new;                           // listeners drain, readiness says draining
+    std::function<void()> close_transports;                     // every session closes
+    std::function<std::size_t()> remaining;                     // sessions and requests still open
     std::function<void(std::chrono::milliseconds)> release_bus; // unbind, within the budget
-    std::function<void(std::size_t remaining)> stop; // the loops stop; `remaining` is logged
+    std::function<void(std::size_t remaining)> stop;            // the loops stop; `remaining` is logged
 };
 
 class shutdown_sequence : public std::enable_shared_from_this<shutdown_sequence> {
 public:
-    shutdown_sequence(boost::asio::any_io_executor ex,
-                      shutdown_steps steps,
-                      std::chrono::milliseconds grace,
+    shutdown_sequence(boost::asio::any_io_executor ex, shutdown_steps steps, std::chrono::milliseconds grace,
                       std::chrono::milliseconds poll = std::chrono::milliseconds(20));
 
     // Starts the sequence (once; later calls do nothing).

@@ -30,7 +30,9 @@ connection::connection(socketio::server& srv, engineio::session& s)
     });
 }
 
-connection::~connection() { connect_timer_.cancel(); }
+connection::~connection() {
+    connect_timer_.cancel();
+}
 
 void connection::protocol_error() {
     core::log::debug("socketio_protocol_error", {{"sid", session_.sid()}});
@@ -143,8 +145,7 @@ void connection::on_connect(packet& p) {
     }
     auto* handler = server_.find_namespace(p.nsp);
     if (handler == nullptr) {
-        session_.send(make_packet(packet_type::connect_error, p.nsp,
-                                  R"({"message":"Invalid namespace"})"));
+        session_.send(make_packet(packet_type::connect_error, p.nsp, R"({"message":"Invalid namespace"})"));
         return;
     }
     static const boost::json::object empty_auth;
@@ -159,8 +160,7 @@ void connection::on_connect(packet& p) {
     s->connected_ = true;
     server_.on_socket_count(+1);
     connect_timer_.cancel();
-    session_.send(make_packet(packet_type::connect, p.nsp,
-                              std::string(R"({"sid":")") + s->id() + R"("})"));
+    session_.send(make_packet(packet_type::connect, p.nsp, std::string(R"({"sid":")") + s->id() + R"("})"));
     handler->on_connected(*s);
 }
 

@@ -10,7 +10,9 @@
 namespace kamea::socketio {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 bool payload_valid(packet_type type, const boost::json::value& v, bool present) {
     switch (type) {
@@ -59,8 +61,8 @@ const char* to_string(decode_error e) {
 }
 
 bool is_reserved_event(std::string_view name) {
-    static constexpr std::array<std::string_view, 6> reserved = {
-        "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"};
+    static constexpr std::array<std::string_view, 6> reserved = {"connect",       "connect_error", "disconnect",
+                                                                 "disconnecting", "newListener",   "removeListener"};
     for (auto r : reserved) {
         if (r == name) {
             return true;
@@ -175,9 +177,7 @@ bool placeholders_valid(const boost::json::value& v, std::size_t count) {
     return true;
 }
 
-std::string encode_head(packet_type type,
-                        std::string_view nsp,
-                        std::optional<std::uint64_t> id,
+std::string encode_head(packet_type type, std::string_view nsp, std::optional<std::uint64_t> id,
                         std::size_t attachments) {
     std::string head;
     head += static_cast<char>(type);
@@ -206,14 +206,9 @@ std::string encode_event_body(std::string_view name, std::string_view args) {
     return body;
 }
 
-engineio::wire_ptr make_packet(packet_type type,
-                               std::string_view nsp,
-                               std::string_view body,
-                               std::optional<std::uint64_t> id,
-                               std::size_t attachments,
-                               std::int64_t stamp_ns) {
-    return engineio::make_text(engineio::packet_type::message,
-                               encode_head(type, nsp, id, attachments), body, stamp_ns);
+engineio::wire_ptr make_packet(packet_type type, std::string_view nsp, std::string_view body,
+                               std::optional<std::uint64_t> id, std::size_t attachments, std::int64_t stamp_ns) {
+    return engineio::make_text(engineio::packet_type::message, encode_head(type, nsp, id, attachments), body, stamp_ns);
 }
 
 } // namespace kamea::socketio

@@ -31,8 +31,8 @@ struct packet {
     std::string nsp = "/";
     std::optional<std::uint64_t> id;
     std::size_t attachments = 0;
-    std::string_view json;     // raw payload text, empty when absent (views the input)
-    boost::json::value value;  // parsed payload (null when absent)
+    std::string_view json;    // raw payload text, empty when absent (views the input)
+    boost::json::value value; // parsed payload (null when absent)
 };
 
 enum class decode_error {
@@ -64,20 +64,15 @@ std::string_view args_after_first(std::string_view array_json);
 bool placeholders_valid(const boost::json::value& v, std::size_t count);
 
 // The packet header: type, attachment count, namespace and ack id (S3), e.g. "2/devices,12".
-std::string encode_head(packet_type type,
-                        std::string_view nsp,
-                        std::optional<std::uint64_t> id = std::nullopt,
+std::string encode_head(packet_type type, std::string_view nsp, std::optional<std::uint64_t> id = std::nullopt,
                         std::size_t attachments = 0);
 
 // `["<name>",<args>]` with `args` raw JSON (comma-separated values, possibly empty).
 std::string encode_event_body(std::string_view name, std::string_view args);
 
 // A whole Socket.IO packet as a shareable Engine.IO message (S1).
-engineio::wire_ptr make_packet(packet_type type,
-                               std::string_view nsp,
-                               std::string_view body,
-                               std::optional<std::uint64_t> id = std::nullopt,
-                               std::size_t attachments = 0,
+engineio::wire_ptr make_packet(packet_type type, std::string_view nsp, std::string_view body,
+                               std::optional<std::uint64_t> id = std::nullopt, std::size_t attachments = 0,
                                std::int64_t stamp_ns = 0);
 
 } // namespace kamea::socketio

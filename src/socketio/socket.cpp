@@ -9,11 +9,17 @@ socket::socket(connection& conn, std::string nsp, std::string id)
     : conn_(conn), nsp_(std::move(nsp)), id_(std::move(id)) {}
 
 // Whatever path ends a socket, it never stays listed in a room.
-socket::~socket() { conn_.owner().rooms().leave_all(*this); }
+socket::~socket() {
+    conn_.owner().rooms().leave_all(*this);
+}
 
-engineio::session& socket::session() { return conn_.session(); }
+engineio::session& socket::session() {
+    return conn_.session();
+}
 
-void socket::send(const engineio::wire_ptr& p) { conn_.session().send(p); }
+void socket::send(const engineio::wire_ptr& p) {
+    conn_.session().send(p);
+}
 
 void socket::emit(std::string_view event, std::string_view args) {
     if (!connected_) {
@@ -22,9 +28,7 @@ void socket::emit(std::string_view event, std::string_view args) {
     send(make_packet(packet_type::event, nsp_, encode_event_body(event, args)));
 }
 
-void socket::emit(std::string_view event,
-                  std::string_view args,
-                  const std::vector<std::string>& attachments,
+void socket::emit(std::string_view event, std::string_view args, const std::vector<std::string>& attachments,
                   ack_callback on_ack) {
     if (!connected_) {
         return;
@@ -55,9 +59,7 @@ void socket::ack(std::uint64_t id, std::string_view args, const std::vector<std:
     }
 }
 
-void socket::on_ack(std::uint64_t id,
-                    std::string_view args_array_json,
-                    const std::vector<std::string>& attachments) {
+void socket::on_ack(std::uint64_t id, std::string_view args_array_json, const std::vector<std::string>& attachments) {
     auto it = pending_acks_.find(id);
     if (it == pending_acks_.end()) {
         return; // unknown ack ids are ignored (S13)
@@ -67,9 +69,13 @@ void socket::on_ack(std::uint64_t id,
     cb(args_array_json, attachments);
 }
 
-void socket::join(const std::string& room) { conn_.owner().rooms().join(*this, room); }
+void socket::join(const std::string& room) {
+    conn_.owner().rooms().join(*this, room);
+}
 
-void socket::leave(const std::string& room) { conn_.owner().rooms().leave(*this, room); }
+void socket::leave(const std::string& room) {
+    conn_.owner().rooms().leave(*this, room);
+}
 
 bool socket::in_room(const std::string& room) const {
     for (const auto& slot : rooms_) {
@@ -80,6 +86,8 @@ bool socket::in_room(const std::string& room) const {
     return false;
 }
 
-void socket::disconnect(bool close_session) { conn_.disconnect(*this, close_session); }
+void socket::disconnect(bool close_session) {
+    conn_.disconnect(*this, close_session);
+}
 
 } // namespace kamea::socketio

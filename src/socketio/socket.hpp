@@ -23,7 +23,7 @@ struct room;
 // An event as the namespace handler sees it.
 struct event {
     std::string_view name;
-    std::string_view args;        // raw JSON of the arguments after the name ("" if none)
+    std::string_view args;         // raw JSON of the arguments after the name ("" if none)
     const boost::json::array& all; // the parsed array, name included
     const std::vector<std::string>& attachments;
     std::optional<std::uint64_t> ack_id;
@@ -47,13 +47,9 @@ public:
 
     // Server -> client.
     void emit(std::string_view event, std::string_view args);
-    void emit(std::string_view event,
-              std::string_view args,
-              const std::vector<std::string>& attachments,
+    void emit(std::string_view event, std::string_view args, const std::vector<std::string>& attachments,
               ack_callback on_ack = {});
-    void ack(std::uint64_t id,
-             std::string_view args,
-             const std::vector<std::string>& attachments = {});
+    void ack(std::uint64_t id, std::string_view args, const std::vector<std::string>& attachments = {});
     void send(const engineio::wire_ptr& p);
 
     // Rooms (server-internal, S20).

@@ -24,9 +24,7 @@ void cors_policy::apply(std::string_view origin, http::fields& out) const {
     }
 }
 
-void cors_policy::apply_preflight(std::string_view origin,
-                                  std::string_view request_headers,
-                                  http::fields& out) const {
+void cors_policy::apply_preflight(std::string_view origin, std::string_view request_headers, http::fields& out) const {
     apply(origin, out);
     out.set(http::field::access_control_allow_methods, "GET,HEAD,PUT,PATCH,POST,DELETE");
     if (!request_headers.empty()) {

@@ -17,8 +17,7 @@ public:
     // Adds the Allow-Origin headers for a request from `origin` (empty if none was sent).
     void apply(std::string_view origin, boost::beast::http::fields& out) const;
     // Headers of a preflight answer (204).
-    void apply_preflight(std::string_view origin,
-                         std::string_view request_headers,
+    void apply_preflight(std::string_view origin, std::string_view request_headers,
                          boost::beast::http::fields& out) const;
     // The same headers as raw lines, for the hand-written 101 of a WebSocket upgrade.
     std::string raw_lines(std::string_view origin) const;

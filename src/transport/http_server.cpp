@@ -114,12 +114,8 @@ namespace {
 
 using state = http_server::state;
 
-asio::awaitable<void> run_connection(state& st,
-                                     shard& sh,
-                                     tcp::socket socket,
-                                     beast::flat_buffer buffer,
-                                     std::unique_ptr<parser_t> parsed,
-                                     connection_ticket ticket);
+asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, beast::flat_buffer buffer,
+                                     std::unique_ptr<parser_t> parsed, connection_ticket ticket);
 
 void spawn(shard& sh, asio::awaitable<void> task) {
     asio::co_spawn(sh.ctx, std::move(task), [](const std::exception_ptr& e) {
@@ -142,8 +138,7 @@ struct busy_mark {
     busy_mark& operator=(const busy_mark&) = delete;
 };
 
-http_response make_response(const parser_t& p, http::status status, std::string_view content_type,
-                            std::string body) {
+http_response make_response(const parser_t& p, http::status status, std::string_view content_type, std::string body) {
     http_response res{status, p.get().version()};
     if (!content_type.empty()) {
         res.set(http::field::content_type, content_type);
@@ -157,10 +152,8 @@ http_response make_response(const parser_t& p, http::status status, std::string_
 
 // E4: {"code":N,"message":"..."} with 400 (403 for code 4).
 http_response engine_error(const state& st, const parser_t& p, int code, std::string_view message) {
-    auto res = make_response(p, code == 4 ? http::status::forbidden : http::status::bad_request,
-                             "application/json",
-                             "{\"code\":" + std::to_string(code) + ",\"message\":\"" +
-                                 std::string(message) + "\"}");
+    auto res = make_response(p, code == 4 ? http::status::forbidden : http::status::bad_request, "application/json",
+                             "{\"code\":" + std::to_string(code) + ",\"message\":\"" + std::string(message) + "\"}");
     st.cors.apply(p.get()[http::field::origin], res);
     return res;
 }
@@ -200,19 +193,14 @@ asio::awaitable<outcome> accept_and_close(const state& st, beast::tcp_stream& st
 }
 
 // Writes the 101 and runs the WebSocket in this coroutine (W1, U1).
-asio::awaitable<outcome> accept_websocket(state& st,
-                                          shard& sh,
-                                          beast::tcp_stream& stream,
-                                          beast::flat_buffer& buffer,
-                                          const parser_t& p,
-                                          std::shared_ptr<engineio::session> session,
-                                          bool probe,
+asio::awaitable<outcome> accept_websocket(state& st, shard& sh, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                          const parser_t& p, std::shared_ptr<engineio::session> session, bool probe,
                                           bool b64) {
     std::string response = switching_protocols(st, p);
     auto leftover = beast::buffers_to_string(buffer.data());
     stream.expires_never();
-    auto conn = std::make_shared<websocket_connection>(sh, stream.release_socket(), session, probe,
-                                                       b64, st.options.conformance);
+    auto conn = std::make_shared<websocket_connection>(sh, stream.release_socket(), session, probe, b64,
+                                                       st.options.conformance);
     if (probe) {
         session->begin_upgrade(conn.get()); // checked by the caller, nothing ran since
     }
@@ -224,11 +212,8 @@ asio::awaitable<outcome> accept_websocket(state& st,
 
 // Reads the body of a request whose header was read with no body limit. Beast checks a
 // Content-Length against the limit only while parsing the header, so check it here too.
-asio::awaitable<boost::system::error_code> read_body(const state& st,
-                                                    beast::tcp_stream& stream,
-                                                    beast::flat_buffer& buffer,
-                                                    parser_t& p,
-                                                    std::size_t limit) {
+asio::awaitable<boost::system::error_code> read_body(const state& st, beast::tcp_stream& stream,
+                                                     beast::flat_buffer& buffer, parser_t& p, std::size_t limit) {
     if (auto length = p.content_length(); length && *length > limit) {
         co_return http::error::body_limit;
     }
@@ -240,9 +225,7 @@ asio::awaitable<boost::system::error_code> read_body(const state& st,
 
 // P1: hold the GET until the session has something for it, watching for the client
 // going away meanwhile (P8).
-asio::awaitable<outcome> poll_get(state& st,
-                                  beast::tcp_stream& stream,
-                                  const parser_t& p,
+asio::awaitable<outcome> poll_get(state& st, beast::tcp_stream& stream, const parser_t& p,
                                   const std::shared_ptr<engineio::session>& session) {
     polling_link link(stream.get_executor());
     switch (session->attach_poll(&link)) {
@@ -261,8 +244,7 @@ asio::awaitable<outcome> poll_get(state& st,
             co_await link.wait();
             continue;
         }
-        auto which = co_await (link.wait() ||
-                               stream.socket().async_wait(tcp::socket::wait_read, nothrow));
+        auto which = co_await (link.wait() || stream.socket().async_wait(tcp::socket::wait_read, nothrow));
         if (which.index() == 0) {
             continue;
         }
@@ -282,10 +264,7 @@ asio::awaitable<outcome> poll_get(state& st,
 }
 
 // P2: decode the POST body and deliver its packets in order.
-asio::awaitable<outcome> poll_post(state& st,
-                                   beast::tcp_stream& stream,
-                                   beast::flat_buffer& buffer,
-                                   parser_t& p,
+asio::awaitable<outcome> poll_post(state& st, beast::tcp_stream& stream, beast::flat_buffer& buffer, parser_t& p,
                                    const std::shared_ptr<engineio::session>& session) {
     if (!session->begin_post()) {
         // P7: a second POST while the first one's body is still arriving ends the session;
@@ -339,13 +318,8 @@ asio::awaitable<outcome> poll_post(state& st,
 
 // The Engine.IO endpoint: validation in the reference's order (E3), then handshake,
 // polling GET/POST, WebSocket or upgrade.
-asio::awaitable<outcome> handle_engine(state& st,
-                                       shard& sh,
-                                       beast::tcp_stream& stream,
-                                       beast::flat_buffer& buffer,
-                                       parser_t& p,
-                                       const query_params& q,
-                                       endpoint ep) {
+asio::awaitable<outcome> handle_engine(state& st, shard& sh, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                       parser_t& p, const query_params& q, endpoint ep) {
     const auto& req = p.get();
     auto origin = req[http::field::origin];
     if (req.method() == http::verb::options && st.cors.enabled() &&
@@ -376,17 +350,16 @@ asio::awaitable<outcome> handle_engine(state& st,
         }
         if (is_websocket) {
             // U1: only a polling session that is not already upgrading may upgrade.
-            bool valid_ws = upgrade_request &&
-                            !websocket_request_error(req[http::field::sec_websocket_version],
-                                                     req[http::field::sec_websocket_key]);
+            bool valid_ws = upgrade_request && !websocket_request_error(req[http::field::sec_websocket_version],
+                                                                        req[http::field::sec_websocket_key]);
             if (!valid_ws) {
                 if (upgrade_request) {
                     co_return co_await refuse_upgrade(stream, "Bad request");
                 }
                 co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
             }
-            if (session->transport() != engineio::transport_kind::polling ||
-                session->upgrading() || session->closed()) {
+            if (session->transport() != engineio::transport_kind::polling || session->upgrading() ||
+                session->closed()) {
                 // U7: accepted at the HTTP level, then closed at once, as the reference does.
                 co_return co_await accept_and_close(st, stream, p);
             }
@@ -418,8 +391,8 @@ asio::awaitable<outcome> handle_engine(state& st,
         co_return co_await write(stream, engine_error(st, p, 5, "Unsupported protocol version"));
     }
     if (is_websocket) {
-        if (auto why = websocket_request_error(req[http::field::sec_websocket_version],
-                                               req[http::field::sec_websocket_key])) {
+        if (auto why =
+                websocket_request_error(req[http::field::sec_websocket_version], req[http::field::sec_websocket_key])) {
             co_return co_await refuse_upgrade(stream, *why);
         }
     }
@@ -436,10 +409,10 @@ asio::awaitable<outcome> handle_engine(state& st,
     if (auto qm = target.find('?'); qm != std::string_view::npos) {
         info.query = std::string(target.substr(qm + 1));
     }
-    auto session = std::make_shared<engineio::session>(
-        sh.ctx.get_executor(), core::random_id(sh.index),
-        is_websocket ? engineio::transport_kind::websocket : engineio::transport_kind::polling,
-        st.options.session, std::move(info));
+    auto session = std::make_shared<engineio::session>(sh.ctx.get_executor(), core::random_id(sh.index),
+                                                       is_websocket ? engineio::transport_kind::websocket
+                                                                    : engineio::transport_kind::polling,
+                                                       st.options.session, std::move(info));
     session->set_handler(sh.make_handler(*session, ep));
     sh.sessions.add(session);
     core::log::debug("session_open", {{"sid", session->sid()}, {"transport", q.transport}});
@@ -447,8 +420,7 @@ asio::awaitable<outcome> handle_engine(state& st,
         co_return co_await accept_websocket(st, sh, stream, buffer, p, session, false, q.b64);
     }
     session->open();
-    auto res = make_response(p, http::status::ok, "text/plain; charset=UTF-8",
-                             session->take_poll_payload());
+    auto res = make_response(p, http::status::ok, "text/plain; charset=UTF-8", session->take_poll_payload());
     res.set(http::field::cache_control, "no-store");
     if (!st.options.cookie_name.empty()) { // H3: the polling handshake only
         res.set(http::field::set_cookie,
@@ -459,10 +431,7 @@ asio::awaitable<outcome> handle_engine(state& st,
 }
 
 // Routes that are not the Engine.IO endpoint.
-asio::awaitable<outcome> handle_other(state& st,
-                                      beast::tcp_stream& stream,
-                                      beast::flat_buffer& buffer,
-                                      parser_t& p) {
+asio::awaitable<outcome> handle_other(state& st, beast::tcp_stream& stream, beast::flat_buffer& buffer, parser_t& p) {
     if (!p.is_done()) {
         auto ec = co_await read_body(st, stream, buffer, p, st.options.max_body);
         if (ec == http::error::body_limit) {
@@ -483,25 +452,21 @@ asio::awaitable<outcome> handle_other(state& st,
             co_return co_await write(stream, std::move(*res));
         }
     }
-    co_return co_await write(stream, make_response(p, http::status::not_found, "application/json",
-                                                   R"({"error":"not_found"})"));
+    co_return co_await write(stream,
+                             make_response(p, http::status::not_found, "application/json", R"({"error":"not_found"})"));
 }
 
 // Moves a connection to the shard that owns the session its request names.
-void migrate(state& st,
-             shard& target,
-             beast::tcp_stream& stream,
-             beast::flat_buffer buffer,
-             std::unique_ptr<parser_t> parsed,
-             connection_ticket ticket) {
+void migrate(state& st, shard& target, beast::tcp_stream& stream, beast::flat_buffer buffer,
+             std::unique_ptr<parser_t> parsed, connection_ticket ticket) {
     boost::system::error_code ec;
     auto protocol = stream.socket().local_endpoint(ec).protocol();
     auto fd = stream.socket().release(ec);
     if (ec) {
         return;
     }
-    asio::post(target.ctx, [&st, &target, protocol, fd, buffer = std::move(buffer),
-                            parsed = std::move(parsed), ticket = std::move(ticket)]() mutable {
+    asio::post(target.ctx, [&st, &target, protocol, fd, buffer = std::move(buffer), parsed = std::move(parsed),
+                            ticket = std::move(ticket)]() mutable {
         tcp::socket socket(target.ctx);
         boost::system::error_code aec;
         socket.assign(protocol, fd, aec);
@@ -509,17 +474,13 @@ void migrate(state& st,
             ::close(fd);
             return;
         }
-        spawn(target, run_connection(st, target, std::move(socket), std::move(buffer),
-                                     std::move(parsed), std::move(ticket)));
+        spawn(target,
+              run_connection(st, target, std::move(socket), std::move(buffer), std::move(parsed), std::move(ticket)));
     });
 }
 
-asio::awaitable<void> run_connection(state& st,
-                                     shard& sh,
-                                     tcp::socket socket,
-                                     beast::flat_buffer buffer,
-                                     std::unique_ptr<parser_t> parsed,
-                                     connection_ticket ticket) {
+asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, beast::flat_buffer buffer,
+                                     std::unique_ptr<parser_t> parsed, connection_ticket ticket) {
     beast::tcp_stream stream(std::move(socket));
     while (true) {
         auto p = std::move(parsed);
@@ -532,9 +493,8 @@ asio::awaitable<void> run_connection(state& st,
             stream.expires_after(st.options.handshake_timeout);
             auto [ec, n] = co_await http::async_read_header(stream, buffer, *p, nothrow);
             if (ec) {
-                if (ec != http::error::end_of_stream && ec != asio::error::eof &&
-                    ec != beast::error::timeout && ec != asio::error::operation_aborted &&
-                    ec != asio::error::connection_reset) {
+                if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
+                    ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
                     // Malformed HTTP: a clear 400 and the connection is closed.
                     static constexpr std::string_view bad =
                         "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
@@ -568,8 +528,8 @@ asio::awaitable<void> run_connection(state& st,
             auto q = parse_query(*url);
             int tag = q.sid.empty() ? -1 : core::random_id_tag(q.sid);
             if (tag >= 0 && tag < static_cast<int>(st.shards.size()) && tag != sh.index) {
-                migrate(st, *st.shards[static_cast<std::size_t>(tag)], stream, std::move(buffer),
-                        std::move(p), std::move(ticket));
+                migrate(st, *st.shards[static_cast<std::size_t>(tag)], stream, std::move(buffer), std::move(p),
+                        std::move(ticket));
                 co_return;
             }
             result = co_await handle_engine(st, sh, stream, buffer, *p, q, *ep);
@@ -622,19 +582,16 @@ asio::awaitable<void> accept_loop(std::shared_ptr<state> st) {
         st->stats.connections.fetch_add(1, std::memory_order_relaxed);
         socket.set_option(tcp::no_delay(true), rec);
         connection_ticket ticket(st.get(), std::move(ip));
-        asio::post(target.ctx, [st, &target, socket = std::move(socket),
-                                ticket = std::move(ticket)]() mutable {
-            spawn(target, run_connection(*st, target, std::move(socket), beast::flat_buffer(),
-                                         nullptr, std::move(ticket)));
+        asio::post(target.ctx, [st, &target, socket = std::move(socket), ticket = std::move(ticket)]() mutable {
+            spawn(target,
+                  run_connection(*st, target, std::move(socket), beast::flat_buffer(), nullptr, std::move(ticket)));
         });
     }
 }
 
 } // namespace
 
-http_server::http_server(std::vector<std::unique_ptr<shard>>& shards,
-                         http_server_options options,
-                         route_handler routes)
+http_server::http_server(std::vector<std::unique_ptr<shard>>& shards, http_server_options options, route_handler routes)
     : state_(std::make_shared<state>(shards, std::move(options), std::move(routes))) {}
 
 http_server::~http_server() = default;
@@ -658,6 +615,8 @@ void http_server::drain() {
     }
 }
 
-const http_server_stats& http_server::stats() const { return state_->stats; }
+const http_server_stats& http_server::stats() const {
+    return state_->stats;
+}
 
 } // namespace kamea::transport

@@ -40,7 +40,7 @@ struct http_server_options {
     // H3: name of the cookie carrying the sid on the polling handshake, for sticky load
     // balancing (empty = no cookie, the reference's default).
     std::string cookie_name;
-    bool conformance = false; // also serve the raw Engine.IO echo at /engine.io/
+    bool conformance = false;     // also serve the raw Engine.IO echo at /engine.io/
     bool engine_endpoints = true; // false for the internal listener: routes only
 };
 
@@ -51,9 +51,7 @@ struct http_server_stats {
 
 class http_server {
 public:
-    http_server(std::vector<std::unique_ptr<shard>>& shards,
-                http_server_options options,
-                route_handler routes = {});
+    http_server(std::vector<std::unique_ptr<shard>>& shards, http_server_options options, route_handler routes = {});
     ~http_server();
 
     // Binds and starts accepting (on shard 0). Returns the bound port.

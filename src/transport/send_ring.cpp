@@ -80,8 +80,7 @@ std::uint32_t send_ring::queue(int fd, const msghdr* msg, std::shared_ptr<send_t
     // MSG_NOSIGNAL: a peer gone is an error result, not SIGPIPE. MSG_WAITALL: the kernel
     // finishes a partial send itself rather than completing early.
     if (msg->msg_iovlen == 1) {
-        ::io_uring_prep_send(sqe, fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len,
-                             MSG_NOSIGNAL | MSG_WAITALL);
+        ::io_uring_prep_send(sqe, fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, MSG_NOSIGNAL | MSG_WAITALL);
     } else {
         ::io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL | MSG_WAITALL);
     }
@@ -163,8 +162,7 @@ void send_ring::watch_async_completions() {
                                     return;
                                 }
                                 boost::system::error_code ignored;
-                                completions_.read_some(
-                                    asio::buffer(&eventfd_value_, sizeof eventfd_value_), ignored);
+                                completions_.read_some(asio::buffer(&eventfd_value_, sizeof eventfd_value_), ignored);
                                 reaping_ = true;
                                 reap();
                                 reaping_ = false;

@@ -68,7 +68,7 @@ private:
     std::vector<std::shared_ptr<send_target>> targets_;
     std::vector<std::uint32_t> free_tickets_;
     std::atomic<std::uint64_t> submissions_{0};
-    std::uint64_t queued_sends_ = 0;         // this thread's count, published below
+    std::uint64_t queued_sends_ = 0; // this thread's count, published below
     std::atomic<std::uint64_t> sends_{0};
     bool reaping_ = false;
     bool submit_posted_ = false;

@@ -48,8 +48,7 @@ struct shard {
     shard_context ctx{1};
     engineio::registry sessions;
     // Builds the layer above Engine.IO for a new session (set by main).
-    std::function<std::unique_ptr<engineio::session_handler>(engineio::session&, endpoint)>
-        make_handler;
+    std::function<std::unique_ptr<engineio::session_handler>(engineio::session&, endpoint)> make_handler;
 
     // WebSockets with something to write, flushed together once per loop turn.
     std::vector<std::shared_ptr<websocket_connection>> flush_list;

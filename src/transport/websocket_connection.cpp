@@ -40,15 +40,11 @@ void run_flush(shard& sh) {
 
 } // namespace
 
-websocket_connection::websocket_connection(shard& sh,
-                                           asio::ip::tcp::socket socket,
-                                           std::shared_ptr<engineio::session> session,
-                                           bool probe,
-                                           bool base64_binary,
+websocket_connection::websocket_connection(shard& sh, asio::ip::tcp::socket socket,
+                                           std::shared_ptr<engineio::session> session, bool probe, bool base64_binary,
                                            bool one_frame_per_write)
-    : shard_(sh), socket_(std::move(socket)), session_(std::move(session)),
-      parser_(session_->options().max_payload), probe_(probe), base64_binary_(base64_binary),
-      one_frame_per_write_(one_frame_per_write) {
+    : shard_(sh), socket_(std::move(socket)), session_(std::move(session)), parser_(session_->options().max_payload),
+      probe_(probe), base64_binary_(base64_binary), one_frame_per_write_(one_frame_per_write) {
     shard_.busy_connections.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -70,8 +66,8 @@ void websocket_connection::start(std::string handshake_response, std::string lef
     writing_ = true;
     sending_control_.push_back(std::move(handshake_response));
     asio::async_write(socket_, asio::buffer(sending_control_.back()),
-                      [self = shared_from_this(), leftover = std::move(leftover)](
-                          const boost::system::error_code& ec, std::size_t) mutable {
+                      [self = shared_from_this(), leftover = std::move(leftover)](const boost::system::error_code& ec,
+                                                                                  std::size_t) mutable {
                           self->writing_ = false;
                           self->sending_control_.clear();
                           if (ec) {
@@ -112,9 +108,7 @@ void websocket_connection::read_some() {
     }
     reading_ = true;
     socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                       [self = shared_from_this()](const boost::system::error_code& ec) {
-                           self->on_readable(ec);
-                       });
+                       [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
 }
 
 void websocket_connection::on_readable(const boost::system::error_code& wait_ec) {
@@ -131,8 +125,7 @@ void websocket_connection::on_readable(const boost::system::error_code& wait_ec)
     // other connection of this shard can run.
     // MSG_DONTWAIT: this read never blocks, whatever mode the socket is in (the send ring
     // and Asio's fallback writes share the socket, and its mode is left to Asio).
-    ssize_t n = ::recv(socket_.native_handle(), shard_.read_scratch.data(), shard_.read_scratch.size(),
-                       MSG_DONTWAIT);
+    ssize_t n = ::recv(socket_.native_handle(), shard_.read_scratch.data(), shard_.read_scratch.size(), MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         read_some();
         return;
@@ -276,9 +269,7 @@ void websocket_connection::flush() {
         }
     }
     iov_.clear();
-    auto add = [this](const std::string& bytes) {
-        iov_.push_back({const_cast<char*>(bytes.data()), bytes.size()});
-    };
+    auto add = [this](const std::string& bytes) { iov_.push_back({const_cast<char*>(bytes.data()), bytes.size()}); };
     for (const auto& c : sending_control_) {
         add(c);
     }
@@ -325,10 +316,9 @@ void websocket_connection::write_through_asio(std::size_t skip) {
         paced_.assign(buffers.begin() + 1, buffers.end());
         buffers.resize(1);
     }
-    asio::async_write(socket_, buffers,
-                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                          self->on_write(ec);
-                      });
+    asio::async_write(socket_, buffers, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        self->on_write(ec);
+    });
 }
 
 void websocket_connection::on_sent(int result) {
@@ -357,9 +347,7 @@ void websocket_connection::on_write(const boost::system::error_code& ec) {
             auto next = self->paced_.front();
             self->paced_.erase(self->paced_.begin());
             asio::async_write(self->socket_, asio::buffer(next),
-                              [self](const boost::system::error_code& wec, std::size_t) {
-                                  self->on_write(wec);
-                              });
+                              [self](const boost::system::error_code& wec, std::size_t) { self->on_write(wec); });
         });
         return;
     }

@@ -28,12 +28,8 @@ class websocket_connection final : public engineio::transport_link,
                                    public send_target,
                                    public std::enable_shared_from_this<websocket_connection> {
 public:
-    websocket_connection(shard& sh,
-                         boost::asio::ip::tcp::socket socket,
-                         std::shared_ptr<engineio::session> session,
-                         bool probe,
-                         bool base64_binary,
-                         bool one_frame_per_write = false);
+    websocket_connection(shard& sh, boost::asio::ip::tcp::socket socket, std::shared_ptr<engineio::session> session,
+                         bool probe, bool base64_binary, bool one_frame_per_write = false);
     ~websocket_connection() override;
 
     void wake() override;
@@ -76,23 +72,23 @@ private:
     // packet of a burst alone. Production batches.
     bool one_frame_per_write_;
     bool started_ = false;
-    bool writing_ = false;       // a write is in flight
-    bool flush_listed_ = false;  // on the shard's flush list
-    bool reading_ = false;       // a readable-wait is pending
+    bool writing_ = false;      // a write is in flight
+    bool flush_listed_ = false; // on the shard's flush list
+    bool reading_ = false;      // a readable-wait is pending
     bool peer_gone_ = false;
-    bool closing_ = false;       // send a close frame and stop
+    bool closing_ = false; // send a close frame and stop
     bool close_sent_ = false;
-    bool on_ring_ = false;       // the write in flight is on the shard's send ring
+    bool on_ring_ = false; // the write in flight is on the shard's send ring
     std::uint32_t ring_ticket_ = 0;
-    std::size_t write_bytes_ = 0;   // bytes of the write in flight
-    std::size_t write_queued_ = 0;  // of which queued by the session (for its accounting)
-    std::uint16_t close_code_ = 0; // 0 = close frame without a status code (E17)
-    std::vector<std::string> control_;  // pong / close / 3probe frames to send
+    std::size_t write_bytes_ = 0;      // bytes of the write in flight
+    std::size_t write_queued_ = 0;     // of which queued by the session (for its accounting)
+    std::uint16_t close_code_ = 0;     // 0 = close frame without a status code (E17)
+    std::vector<std::string> control_; // pong / close / 3probe frames to send
     std::vector<std::string> sending_control_;
     std::vector<engineio::wire_ptr> batch_; // packets of the write in flight
     std::vector<std::string> converted_;    // W4: binary packets as "b<base64>" text frames
     std::string scratch_;
-    std::vector<iovec> iov_;  // the frames of the write in flight (capacity kept between writes)
+    std::vector<iovec> iov_; // the frames of the write in flight (capacity kept between writes)
     msghdr msg_{};
     std::vector<boost::asio::const_buffer> paced_; // conformance: frames still to write one by one
     std::unique_ptr<boost::asio::steady_timer> pace_timer_;

@@ -35,8 +35,8 @@ bool valid_utf8(std::string_view s) {
             cp = (cp << 6) | (p[i] & 0x3f);
         }
         // Overlong forms, surrogates and code points past U+10FFFF are invalid.
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff)) {
             return false;
         }
         p += n + 1;
@@ -110,10 +110,9 @@ std::uint16_t frame_parser::finish_frame(std::string_view payload, bool& deliver
             return 1002;
         }
         if (payload.size() >= 2) {
-            auto code = static_cast<std::uint16_t>(
-                (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]));
-            bool valid = (code >= 1000 && code <= 1014 && code != 1004 && code != 1005 &&
-                          code != 1006) ||
+            auto code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                                   static_cast<unsigned char>(payload[1]));
+            bool valid = (code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006) ||
                          (code >= 3000 && code <= 4999);
             if (!valid) {
                 return 1002;

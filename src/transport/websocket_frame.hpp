@@ -23,7 +23,7 @@ enum class ws_opcode : std::uint8_t {
 
 struct ws_message {
     ws_opcode opcode;
-    std::string_view payload;   // for close: the reason text
+    std::string_view payload;        // for close: the reason text
     std::uint16_t close_code = 1005; // for close: 1005 when no code was sent
 };
 
@@ -34,7 +34,8 @@ public:
     // Consumes `data` (unmasked in place). Calls on_message(const ws_message&) per complete
     // message or control frame; the view is valid only during the call. Returns 0, or the
     // close code of the first protocol error (the parser is then unusable).
-    template <typename F> std::uint16_t feed(char* data, std::size_t size, F&& on_message);
+    template <typename F>
+    std::uint16_t feed(char* data, std::size_t size, F&& on_message);
 
     // Memory held between messages (0 when idle: buffers are released after each message).
     std::size_t buffered() const {
@@ -56,10 +57,10 @@ private:
     std::uint64_t remaining_ = 0;
     unsigned char mask_[4]{};
     std::size_t mask_pos_ = 0;
-    bool fragmented_ = false;      // a data message continues in later frames
+    bool fragmented_ = false; // a data message continues in later frames
     ws_opcode message_opcode_ = ws_opcode::text;
-    std::string message_;          // payload of a message spread over several reads/frames
-    std::string control_;          // payload of a control frame spread over several reads
+    std::string message_; // payload of a message spread over several reads/frames
+    std::string control_; // payload of a control frame spread over several reads
     bool failed_ = false;
 };
 
@@ -97,8 +98,8 @@ std::uint16_t frame_parser::feed(char* data, std::size_t size, F&& on_message) {
             in_payload_ = true;
         }
         bool control = static_cast<std::uint8_t>(opcode_) >= 0x8;
-        std::size_t take = static_cast<std::size_t>(
-            std::min<std::uint64_t>(remaining_, static_cast<std::uint64_t>(size - pos)));
+        std::size_t take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, static_cast<std::uint64_t>(size - pos)));
         char* chunk = data + pos;
         for (std::size_t i = 0; i < take; ++i) {
             chunk[i] = static_cast<char>(chunk[i] ^ static_cast<char>(mask_[mask_pos_++ & 3]));
@@ -107,8 +108,7 @@ std::uint16_t frame_parser::feed(char* data, std::size_t size, F&& on_message) {
         remaining_ -= take;
         std::string_view payload;
         bool whole_in_chunk =
-            remaining_ == 0 &&
-            (control ? control_.empty() : (message_.empty() && fin_ && !fragmented_));
+            remaining_ == 0 && (control ? control_.empty() : (message_.empty() && fin_ && !fragmented_));
         if (remaining_ > 0 || !whole_in_chunk) {
             (control ? control_ : message_).append(chunk, take);
         }

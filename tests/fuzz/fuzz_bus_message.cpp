@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto& object = value.as_object();
     if (kamea::core::check_id(object.if_contains("tenantId"), "tenantId") ||
         kamea::core::check_id(object.if_contains("deviceId"), "deviceId") ||
-        object.at("tenantId").as_string() != t->key.tenant_id || object.at("deviceId").as_string() != t->key.device_id) {
+        object.at("tenantId").as_string() != t->key.tenant_id ||
+        object.at("deviceId").as_string() != t->key.device_id) {
         __builtin_trap();
     }
     return 0;

@@ -29,7 +29,8 @@ struct echo : kamea::socketio::namespace_handler {
         } else if (e.name == "bye") {
             s.disconnect(true);
         } else {
-            s.emit("back", e.args, e.attachments, [&s](std::string_view, const std::vector<std::string>&) { s.leave("room"); });
+            s.emit("back", e.args, e.attachments,
+                   [&s](std::string_view, const std::vector<std::string>&) { s.leave("room"); });
         }
     }
 };

@@ -14,9 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::size_t total = 0;
     for (std::size_t i = 0; i < bytes.size(); i += chunk) {
         auto n = std::min(chunk, bytes.size() - i);
-        auto code = parser.feed(bytes.data() + i, n, [&](const kamea::transport::ws_message& m) {
-            total += m.payload.size();
-        });
+        auto code =
+            parser.feed(bytes.data() + i, n, [&](const kamea::transport::ws_message& m) { total += m.payload.size(); });
         if (code != 0) {
             break;
         }

@@ -61,9 +61,7 @@ struct management_api_client::connection {
     beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
 };
 
-management_api_client::management_api_client(asio::any_io_executor ex,
-                                             client_options options,
-                                             asio::ssl::context* tls)
+management_api_client::management_api_client(asio::any_io_executor ex, client_options options, asio::ssl::context* tls)
     : ex_(std::move(ex)), options_(std::move(options)), tls_(tls) {}
 
 management_api_client::~management_api_client() {
@@ -105,7 +103,9 @@ asio::awaitable<void> management_api_client::run_check(check_key key) {
     auto r = co_await exchange(key);
     auto& m = global_call_metrics();
     m.latency.observe(clock::now() - started);
-    (r.outcome == verdict::allowed ? m.allowed : r.outcome == verdict::denied ? m.denied : m.errors)
+    (r.outcome == verdict::allowed  ? m.allowed
+     : r.outcome == verdict::denied ? m.denied
+                                    : m.errors)
         .fetch_add(1, std::memory_order_relaxed);
     if (*alive) {
         finish(key, r);
@@ -127,8 +127,8 @@ void management_api_client::finish(const check_key& key, const result& r) {
     }
 }
 
-asio::awaitable<std::unique_ptr<management_api_client::connection>> management_api_client::acquire(
-    clock::time_point deadline, std::string& error) {
+asio::awaitable<std::unique_ptr<management_api_client::connection>>
+management_api_client::acquire(clock::time_point deadline, std::string& error) {
     if (!idle_.empty()) {
         auto c = std::move(idle_.back());
         idle_.pop_back();
@@ -159,8 +159,7 @@ asio::awaitable<std::unique_ptr<management_api_client::connection>> management_a
         c->secure->set_verify_callback(asio::ssl::host_name_verification(ep.host));
         auto [hec] = co_await c->secure->async_handshake(asio::ssl::stream_base::client, nothrow);
         if (hec) {
-            error = hec == beast::error::timeout ? "management API timeout"
-                                                 : "management API TLS handshake failed";
+            error = hec == beast::error::timeout ? "management API timeout" : "management API TLS handshake failed";
             core::log::warn("management_api_tls_failed", {{"error", hec.message()}});
             co_return nullptr;
         }

@@ -48,9 +48,7 @@ struct client_stats {
 
 class management_api_client {
 public:
-    management_api_client(boost::asio::any_io_executor ex,
-                          client_options options,
-                          boost::asio::ssl::context* tls);
+    management_api_client(boost::asio::any_io_executor ex, client_options options, boost::asio::ssl::context* tls);
     ~management_api_client();
     management_api_client(const management_api_client&) = delete;
     management_api_client& operator=(const management_api_client&) = delete;
@@ -64,8 +62,8 @@ private:
     struct connection;
     boost::asio::awaitable<void> run_check(check_key key);
     boost::asio::awaitable<result> exchange(const check_key& key);
-    boost::asio::awaitable<std::unique_ptr<connection>> acquire(
-        std::chrono::steady_clock::time_point deadline, std::string& error);
+    boost::asio::awaitable<std::unique_ptr<connection>> acquire(std::chrono::steady_clock::time_point deadline,
+                                                                std::string& error);
     void release(std::unique_ptr<connection> c, bool reusable);
     void finish(const check_key& key, const result& r);
 

@@ -4,8 +4,7 @@
 
 namespace kamea::app {
 
-std::optional<std::string> conformance_namespace::on_connect(socketio::socket& s,
-                                                             const boost::json::object& auth) {
+std::optional<std::string> conformance_namespace::on_connect(socketio::socket& s, const boost::json::object& auth) {
     s.data = std::make_shared<std::string>(boost::json::serialize(auth));
     return std::nullopt;
 }
@@ -36,8 +35,7 @@ class engineio_echo final : public engineio::session_handler {
 public:
     explicit engineio_echo(engineio::session& s) : session_(s) {}
     void on_message(std::string_view data, bool binary) override {
-        session_.send(binary ? engineio::make_binary(data)
-                             : engineio::make_text(engineio::packet_type::message, data));
+        session_.send(binary ? engineio::make_binary(data) : engineio::make_text(engineio::packet_type::message, data));
     }
     void on_close(engineio::close_reason) override {}
 

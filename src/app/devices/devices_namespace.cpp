@@ -24,8 +24,7 @@ std::string_view strip_bearer(std::string_view v) {
 
 } // namespace
 
-std::optional<std::string> bearer_token(const boost::json::object& auth,
-                                        std::string_view authorization_header) {
+std::optional<std::string> bearer_token(const boost::json::object& auth, std::string_view authorization_header) {
     if (auto* t = auth.if_contains("token"); t != nullptr && t->is_string()) {
         auto token = strip_bearer(t->as_string());
         if (!token.empty()) {
@@ -45,8 +44,7 @@ std::optional<std::string> bearer_token(const boost::json::object& auth,
     return std::nullopt;
 }
 
-std::optional<std::string> devices_namespace::on_connect(socketio::socket& s,
-                                                         const boost::json::object& auth) {
+std::optional<std::string> devices_namespace::on_connect(socketio::socket& s, const boost::json::object& auth) {
     auto token = bearer_token(auth, s.session().handshake().authorization);
     if (!token) {
         core::log::info("connect_refused", {{"session", s.session().sid().substr(0, 6)}, {"reason", "missing token"}});

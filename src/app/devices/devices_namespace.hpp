@@ -14,8 +14,7 @@ inline constexpr std::string_view devices_namespace_name = "/devices";
 
 // The bearer token of a CONNECT: auth.token (with or without "Bearer "), else the
 // handshake's "Authorization: Bearer <t>" header. nullopt when there is none.
-std::optional<std::string> bearer_token(const boost::json::object& auth,
-                                        std::string_view authorization_header);
+std::optional<std::string> bearer_token(const boost::json::object& auth, std::string_view authorization_header);
 
 namespace telemetry {
 class subscriptions;

@@ -29,9 +29,8 @@ void fanout::deliver(const core::telemetry_batch& batch) {
         std::string body = R"(["telemetries",)";
         body += t.json;
         body += ']';
-        items->push_back({room_of(t.key),
-                          socketio::make_packet(socketio::packet_type::event, nsp_, body, std::nullopt, 0,
-                                                t.ingested_ns)});
+        items->push_back({room_of(t.key), socketio::make_packet(socketio::packet_type::event, nsp_, body, std::nullopt,
+                                                                0, t.ingested_ns)});
     }
     stats_.telemetries_in.fetch_add(batch->size(), std::memory_order_relaxed);
     batch_ptr shared = std::move(items);

@@ -4,8 +4,8 @@
 
 #include "core/json_text.hpp"
 
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -83,9 +83,9 @@ std::variant<http_response, core::telemetry_batch> ingest::validate(const http_r
     auto content_type = req[http::field::content_type];
     auto media = content_type.substr(0, content_type.find(';'));
     if (core::trim_json_space(media) != "application/json") {
-        return json_response(req, http::status::unsupported_media_type,
-                             {{"error", "unsupported_media_type"},
-                              {"message", "Content-Type must be application/json"}});
+        return json_response(
+            req, http::status::unsupported_media_type,
+            {{"error", "unsupported_media_type"}, {"message", "Content-Type must be application/json"}});
     }
     // The parsed batch only lives for this call: its nodes come from one arena, sized from the
     // body, instead of an allocation each (the parse is most of ingestion's cost).
@@ -111,9 +111,9 @@ std::variant<http_response, core::telemetry_batch> ingest::validate(const http_r
     if (texts.size() != values.size()) {
         return bad_request(req, "body is not valid JSON", std::nullopt); // cannot happen after parse
     }
-    auto stamp = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                     std::chrono::steady_clock::now().time_since_epoch())
-                     .count();
+    auto stamp =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
     auto batch = std::make_shared<std::vector<telemetry>>();
     batch->reserve(values.size());
     for (std::size_t i = 0; i < values.size(); ++i) {
@@ -138,8 +138,9 @@ http_response ingest::answer(const http_request& req, core::publish_result resul
     case core::publish_result::confirmed:
         return json_response(req, http::status::accepted, {{"accepted", count}});
     case core::publish_result::unavailable:
-        return json_response(req, http::status::service_unavailable,
-                             {{"error", "unavailable"}, {"message", "the telemetry bus is down: nothing was published"}});
+        return json_response(
+            req, http::status::service_unavailable,
+            {{"error", "unavailable"}, {"message", "the telemetry bus is down: nothing was published"}});
     case core::publish_result::failed:
         break;
     }

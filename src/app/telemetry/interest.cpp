@@ -4,7 +4,9 @@
 
 namespace kamea::app::telemetry {
 
-interest::~interest() { *alive_ = false; }
+interest::~interest() {
+    *alive_ = false;
+}
 
 void interest::acquire(const core::device_key& key, done_handler done) {
     auto& p = pairs_[key];

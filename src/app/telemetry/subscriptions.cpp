@@ -15,8 +15,7 @@ namespace {
 constexpr std::string_view ack_ok = R"({"status":"ok"})";
 
 std::string error_ack(std::string_view error, std::string_view message) {
-    return boost::json::serialize(
-        boost::json::object{{"status", "error"}, {"error", error}, {"message", message}});
+    return boost::json::serialize(boost::json::object{{"status", "error"}, {"error", error}, {"message", message}});
 }
 
 void bad_request(socketio::socket& s, std::string_view event, const std::string& message,
@@ -42,11 +41,11 @@ std::atomic<std::int64_t>& subscription_gauge() {
     return gauge;
 }
 
-socket_state& state_of(socketio::socket& s) { return *std::static_pointer_cast<socket_state>(s.data); }
+socket_state& state_of(socketio::socket& s) {
+    return *std::static_pointer_cast<socket_state>(s.data);
+}
 
-subscriptions::subscriptions(boost::asio::any_io_executor ex,
-                             const authorization::authorizer& authz,
-                             core::bus& bus,
+subscriptions::subscriptions(boost::asio::any_io_executor ex, const authorization::authorizer& authz, core::bus& bus,
                              subscription_options options)
     : ex_(ex), authz_(authz), options_(options), interest_(ex, bus), reauth_timer_(ex) {
     if (options_.reauth_interval.count() > 0) {
@@ -61,7 +60,9 @@ subscriptions::~subscriptions() {
 
 namespace {
 
-bool same_key(const subscription& sub, const core::device_key& key) { return sub.key == key; }
+bool same_key(const subscription& sub, const core::device_key& key) {
+    return sub.key == key;
+}
 
 // Whether an unsubscribe came after subscribe request `request` was made.
 bool cancelled(const socket_state& st, const core::device_key& key, std::uint64_t request) {
@@ -95,46 +96,45 @@ void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
                                [&](const subscription& sub) { return same_key(sub, key); });
     if (!already && st.subscriptions.size() + st.pending >= options_.max_per_socket) {
         bad_request(s, "telemetries",
-                    "too many subscriptions (at most " + std::to_string(options_.max_per_socket) + ")",
-                    e.ack_id);
+                    "too many subscriptions (at most " + std::to_string(options_.max_per_socket) + ")", e.ack_id);
         return;
     }
     ++st.pending;
     auto request = ++st.next_request;
     auto ack_id = e.ack_id;
-    authz_.check(ex_, {st.token, key.tenant_id, key.device_id},
-                 [this, alive = alive_, weak = s.weak_from_this(), key, request,
-                  ack_id](const authorization::result& r) {
-                     auto sock = weak.lock();
-                     if (!*alive || !sock || !sock->connected()) {
-                         return; // the client left meanwhile
-                     }
-                     auto& state = state_of(*sock);
-                     --state.pending;
-                     if (r.outcome == verdict::denied) {
-                         deny(*sock, key, r.message, ack_id);
-                         return;
-                     }
-                     if (r.outcome == verdict::error) {
-                         core::log::warn("authorization_error", {{"socket", sock->id()},
-                                                                 {"deviceId", key.device_id},
-                                                                 {"tenantId", key.tenant_id},
-                                                                 {"message", r.message}});
-                         sock->emit("internal_server_error",
-                                    boost::json::serialize(boost::json::object{{"message", r.message}}));
-                         if (ack_id) {
-                             sock->ack(*ack_id, error_ack("internal_server_error", r.message));
-                         }
-                         return;
-                     }
-                     if (cancelled(state, key, request)) {
-                         if (ack_id) {
-                             sock->ack(*ack_id, ack_ok); // unsubscribed meanwhile: the later wish wins
-                         }
-                         return;
-                     }
-                     add(*sock, key, ack_id);
-                 });
+    authz_.check(
+        ex_, {st.token, key.tenant_id, key.device_id},
+        [this, alive = alive_, weak = s.weak_from_this(), key, request, ack_id](const authorization::result& r) {
+            auto sock = weak.lock();
+            if (!*alive || !sock || !sock->connected()) {
+                return; // the client left meanwhile
+            }
+            auto& state = state_of(*sock);
+            --state.pending;
+            if (r.outcome == verdict::denied) {
+                deny(*sock, key, r.message, ack_id);
+                return;
+            }
+            if (r.outcome == verdict::error) {
+                core::log::warn("authorization_error", {{"socket", sock->id()},
+                                                        {"deviceId", key.device_id},
+                                                        {"tenantId", key.tenant_id},
+                                                        {"message", r.message}});
+                sock->emit("internal_server_error",
+                           boost::json::serialize(boost::json::object{{"message", r.message}}));
+                if (ack_id) {
+                    sock->ack(*ack_id, error_ack("internal_server_error", r.message));
+                }
+                return;
+            }
+            if (cancelled(state, key, request)) {
+                if (ack_id) {
+                    sock->ack(*ack_id, ack_ok); // unsubscribed meanwhile: the later wish wins
+                }
+                return;
+            }
+            add(*sock, key, ack_id);
+        });
 }
 
 // An authorized subscription: the room at once, the ack once the bus has the pair (so a
@@ -171,8 +171,8 @@ void subscriptions::add(socketio::socket& s, const core::device_key& key, std::o
         subscription_gauge().fetch_sub(static_cast<std::int64_t>(removed), std::memory_order_relaxed);
         sock->leave(room_of(key));
         std::string message = "this instance watches too many devices; try again later";
-        core::log::warn("bindings_exhausted", {{"socket", sock->id()}, {"deviceId", key.device_id},
-                                               {"tenantId", key.tenant_id}});
+        core::log::warn("bindings_exhausted",
+                        {{"socket", sock->id()}, {"deviceId", key.device_id}, {"tenantId", key.tenant_id}});
         sock->emit("internal_server_error", boost::json::serialize(boost::json::object{{"message", message}}));
         if (ack_id) {
             sock->ack(*ack_id, error_ack("internal_server_error", message));
@@ -225,8 +225,7 @@ void subscriptions::forget(socketio::socket& s) {
     subscribed_.erase(&s);
     if (s.data) {
         auto& st = state_of(s);
-        subscription_gauge().fetch_sub(static_cast<std::int64_t>(st.subscriptions.size()),
-                                       std::memory_order_relaxed);
+        subscription_gauge().fetch_sub(static_cast<std::int64_t>(st.subscriptions.size()), std::memory_order_relaxed);
         for (const auto& sub : st.subscriptions) {
             interest_.release(sub.key);
         }
@@ -234,9 +233,7 @@ void subscriptions::forget(socketio::socket& s) {
     }
 }
 
-void subscriptions::deny(socketio::socket& s,
-                         const core::device_key& key,
-                         const std::string& message,
+void subscriptions::deny(socketio::socket& s, const core::device_key& key, const std::string& message,
                          std::optional<std::uint64_t> ack_id) {
     core::log::info("access_denied", {{"socket", s.id()}, {"deviceId", key.device_id}, {"tenantId", key.tenant_id}});
     s.emit("access_denied", boost::json::serialize(boost::json::object{
@@ -268,34 +265,36 @@ void subscriptions::reauthorize() {
                 continue;
             }
             sub.checking = true;
-            authz_.check(ex_, {st.token, sub.key.tenant_id, sub.key.device_id},
-                         [this, alive = alive_, weak = std::weak_ptr(sock), key = sub.key](const authorization::result& r) {
-                             auto s = weak.lock();
-                             if (!*alive || !s || !s->connected()) {
-                                 return;
-                             }
-                             auto& state = state_of(*s);
-                             auto it = std::find_if(state.subscriptions.begin(), state.subscriptions.end(),
-                                                    [&](const subscription& x) { return same_key(x, key); });
-                             if (it == state.subscriptions.end()) {
-                                 return; // unsubscribed meanwhile
-                             }
-                             it->checking = false;
-                             if (r.outcome == verdict::denied) {
-                                 deny(*s, key, "authorization revoked", std::nullopt);
-                             } else if (r.outcome == verdict::allowed) {
-                                 it->authorized_at = clock::now();
-                             } else {
-                                 // An error is not a revocation: keep the subscription, try
-                                 // again at the next tick.
-                                 core::log::warn("reauthorization_error",
-                                                 {{"socket", s->id()}, {"deviceId", key.device_id}, {"tenantId", key.tenant_id}, {"message", r.message}});
-                             }
-                         });
+            authz_.check(
+                ex_, {st.token, sub.key.tenant_id, sub.key.device_id},
+                [this, alive = alive_, weak = std::weak_ptr(sock), key = sub.key](const authorization::result& r) {
+                    auto s = weak.lock();
+                    if (!*alive || !s || !s->connected()) {
+                        return;
+                    }
+                    auto& state = state_of(*s);
+                    auto it = std::find_if(state.subscriptions.begin(), state.subscriptions.end(),
+                                           [&](const subscription& x) { return same_key(x, key); });
+                    if (it == state.subscriptions.end()) {
+                        return; // unsubscribed meanwhile
+                    }
+                    it->checking = false;
+                    if (r.outcome == verdict::denied) {
+                        deny(*s, key, "authorization revoked", std::nullopt);
+                    } else if (r.outcome == verdict::allowed) {
+                        it->authorized_at = clock::now();
+                    } else {
+                        // An error is not a revocation: keep the subscription, try
+                        // again at the next tick.
+                        core::log::warn("reauthorization_error", {{"socket", s->id()},
+                                                                  {"deviceId", key.device_id},
+                                                                  {"tenantId", key.tenant_id},
+                                                                  {"message", r.message}});
+                    }
+                });
         }
     }
-    auto tick = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100),
-                                                    options_.reauth_interval / 10);
+    auto tick = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100), options_.reauth_interval / 10);
     reauth_timer_.expires_after(tick);
     reauth_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
         if (!ec && *alive) {

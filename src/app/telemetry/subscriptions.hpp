@@ -36,7 +36,7 @@ struct subscription {
 struct socket_state {
     std::string token; // a secret: never logged
     std::vector<subscription> subscriptions;
-    std::size_t pending = 0;      // subscribe requests waiting for the Management API
+    std::size_t pending = 0; // subscribe requests waiting for the Management API
     std::uint64_t next_request = 0;
     // Pair -> the request number at its last unsubscribe, which cancels subscribe requests
     // still waiting for the API. An empty tenant stands for "this device in every tenant".
@@ -45,9 +45,7 @@ struct socket_state {
 
 class subscriptions {
 public:
-    subscriptions(boost::asio::any_io_executor ex,
-                  const authorization::authorizer& authz,
-                  core::bus& bus,
+    subscriptions(boost::asio::any_io_executor ex, const authorization::authorizer& authz, core::bus& bus,
                   subscription_options options);
     ~subscriptions();
 
@@ -58,9 +56,7 @@ public:
 private:
     void reauthorize();
     void add(socketio::socket& s, const core::device_key& key, std::optional<std::uint64_t> ack_id);
-    void deny(socketio::socket& s,
-              const core::device_key& key,
-              const std::string& message,
+    void deny(socketio::socket& s, const core::device_key& key, const std::string& message,
               std::optional<std::uint64_t> ack_id);
 
     boost::asio::any_io_executor ex_;

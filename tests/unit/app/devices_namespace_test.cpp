@@ -7,7 +7,9 @@
 using kamea::app::bearer_token;
 
 namespace {
-boost::json::object auth(std::string_view json) { return boost::json::parse(json).as_object(); }
+boost::json::object auth(std::string_view json) {
+    return boost::json::parse(json).as_object();
+}
 } // namespace
 
 TEST(bearer_token, auth_payload_first_with_or_without_prefix) {

@@ -124,13 +124,13 @@ TEST_F(ingest_fixture, batch_reaches_the_room_on_every_shard_as_published) {
     auto& on_b = b.subscriber("dev-1");
     auto& other = b.subscriber("dev-2");
     ingest in({}, in_process);
-    auto res = handle(in, post(R"([{"deviceId":"dev-1","tenantId":"t","v":1.50}, {"tenantId":"t","deviceId":"dev-1","v":2}])"));
+    auto res = handle(
+        in, post(R"([{"deviceId":"dev-1","tenantId":"t","v":1.50}, {"tenantId":"t","deviceId":"dev-1","v":2}])"));
     EXPECT_EQ(res.result(), http::status::accepted);
     EXPECT_EQ(res.body(), R"({"accepted":2})");
     run();
-    std::vector<std::string> expected = {
-        R"(42/devices,["telemetries",{"deviceId":"dev-1","tenantId":"t","v":1.50}])",
-        R"(42/devices,["telemetries",{"tenantId":"t","deviceId":"dev-1","v":2}])"};
+    std::vector<std::string> expected = {R"(42/devices,["telemetries",{"deviceId":"dev-1","tenantId":"t","v":1.50}])",
+                                         R"(42/devices,["telemetries",{"tenantId":"t","deviceId":"dev-1","v":2}])"};
     EXPECT_EQ(a.received(on_a), expected);
     EXPECT_EQ(b.received(on_b), expected);
     EXPECT_TRUE(b.received(other).empty());

@@ -17,8 +17,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <iostream>
 #include <future>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -343,9 +343,11 @@ TEST_F(amqp_bus_broker, a_broker_restart_is_survived) {
 
     rabbitmqctl("stop_app");
     ASSERT_TRUE(eventually([&] { return a.bus->status().state != kamea::core::bus_state::connected; }, 10s));
-    ASSERT_TRUE(eventually([&] { return a.publish({telemetry{before, body_of(before, 0), 0}}) ==
-                                        publish_result::unavailable; },
-                           5s));
+    ASSERT_TRUE(eventually(
+        [&] {
+            return a.publish({telemetry{before, body_of(before, 0), 0}}) == publish_result::unavailable;
+        },
+        5s));
     EXPECT_EQ(a.watch(during), watch_result::deferred);
     rabbitmqctl("start_app");
 

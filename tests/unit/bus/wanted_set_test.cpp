@@ -165,8 +165,8 @@ TEST_F(wanted_set_test, watches_are_deferred_while_down) {
     EXPECT_TRUE(set.take_binds(512).empty());
     set.set_up();
     EXPECT_EQ(set.take_binds(512), std::vector<std::string>{"t.d"});
-    watch("t.d", t0); // waits for the bind in flight
-    run(set.set_down());  // lost before its bind-ok
+    watch("t.d", t0);    // waits for the bind in flight
+    run(set.set_down()); // lost before its bind-ok
     EXPECT_EQ(log.seen->back(), watch_result::deferred);
     EXPECT_EQ(log.seen->size(), 2U);
     set.unwatch("t.d", t0);

@@ -24,10 +24,10 @@ TEST(base64, matches_the_suite_example) {
 }
 
 TEST(base64, rejects_invalid_text) {
-    EXPECT_FALSE(base64_decode("abc"));      // length not a multiple of 4
-    EXPECT_FALSE(base64_decode("ab$d"));     // not in the alphabet
-    EXPECT_FALSE(base64_decode("a=bc"));     // padding in the middle
-    EXPECT_FALSE(base64_decode("ab-_"));     // URL-safe alphabet is not standard base64
+    EXPECT_FALSE(base64_decode("abc"));  // length not a multiple of 4
+    EXPECT_FALSE(base64_decode("ab$d")); // not in the alphabet
+    EXPECT_FALSE(base64_decode("a=bc")); // padding in the middle
+    EXPECT_FALSE(base64_decode("ab-_")); // URL-safe alphabet is not standard base64
 }
 
 TEST(random_id, is_20_url_safe_characters_and_unique) {

@@ -34,7 +34,9 @@ TEST(engineio_packet, rejects_invalid_packets) {
 }
 
 TEST(engineio_packet, splits_polling_payloads) {
-    auto parts = split_payload("4hello\x1e" "bAQIDBA==\x1e" "2");
+    auto parts = split_payload("4hello\x1e"
+                               "bAQIDBA==\x1e"
+                               "2");
     ASSERT_EQ(parts.size(), 3U);
     EXPECT_EQ(parts[0], "4hello");
     EXPECT_EQ(parts[1], "bAQIDBA==");

@@ -39,8 +39,7 @@ struct session_fixture : ::testing::Test {
     recording_handler* handler = nullptr;
 
     std::shared_ptr<session> make(transport_kind kind) {
-        auto s = std::make_shared<session>(ctx.get_executor(), "sid123", kind, options,
-                                           handshake_info{});
+        auto s = std::make_shared<session>(ctx.get_executor(), "sid123", kind, options, handshake_info{});
         auto h = std::make_unique<recording_handler>();
         h->target = s.get();
         handler = h.get();
@@ -55,9 +54,8 @@ struct session_fixture : ::testing::Test {
 TEST_F(session_fixture, open_packet_has_exactly_the_reference_keys) {
     auto s = make(transport_kind::polling);
     s->open();
-    EXPECT_EQ(s->take_poll_payload(),
-              R"(0{"sid":"sid123","upgrades":["websocket"],"pingInterval":25000,)"
-              R"("pingTimeout":20000,"maxPayload":1000000})");
+    EXPECT_EQ(s->take_poll_payload(), R"(0{"sid":"sid123","upgrades":["websocket"],"pingInterval":25000,)"
+                                      R"("pingTimeout":20000,"maxPayload":1000000})");
     auto w = make(transport_kind::websocket);
     std::vector<wire_ptr> out;
     w->open();
@@ -75,7 +73,8 @@ TEST_F(session_fixture, poll_joins_queued_packets_and_wakes_a_pending_get) {
     s->send(make_binary(std::string("\x01\x02\x03\x04", 4)));
     EXPECT_GE(get.wakes, 1);
     EXPECT_TRUE(s->poll_ready());
-    EXPECT_EQ(s->take_poll_payload(), "4hello\x1e" "bAQIDBA==");
+    EXPECT_EQ(s->take_poll_payload(), "4hello\x1e"
+                                      "bAQIDBA==");
 }
 
 TEST_F(session_fixture, second_concurrent_get_closes_the_session) {
@@ -91,7 +90,9 @@ TEST_F(session_fixture, second_concurrent_get_closes_the_session) {
 
 TEST_F(session_fixture, post_delivers_messages_in_order) {
     auto s = make(transport_kind::polling);
-    EXPECT_TRUE(s->on_post("4a\x1e" "bAQ==\x1e" "4b"));
+    EXPECT_TRUE(s->on_post("4a\x1e"
+                           "bAQ==\x1e"
+                           "4b"));
     ASSERT_EQ(handler->messages.size(), 3U);
     EXPECT_EQ(handler->messages[0], "a");
     EXPECT_EQ(handler->messages[1], std::string("bin:\x01", 5));
@@ -100,7 +101,9 @@ TEST_F(session_fixture, post_delivers_messages_in_order) {
 
 TEST_F(session_fixture, invalid_packet_in_a_post_closes_with_parse_error) {
     auto s = make(transport_kind::polling);
-    EXPECT_FALSE(s->on_post("4a\x1e" "x\x1e" "4b"));
+    EXPECT_FALSE(s->on_post("4a\x1e"
+                            "x\x1e"
+                            "4b"));
     EXPECT_EQ(handler->messages.size(), 1U); // decoding stops at the error (E7)
     ASSERT_EQ(handler->closes.size(), 1U);
     EXPECT_EQ(handler->closes[0], close_reason::parse_error);
@@ -134,7 +137,8 @@ TEST_F(session_fixture, server_close_sends_goodbye_then_close_on_next_get) {
     EXPECT_EQ(s->take_poll_payload(), "4bye");
     EXPECT_EQ(sessions.size(), 1U);
     s->attach_poll(&get);
-    EXPECT_EQ(s->take_poll_payload(), "6\x1e" "1");
+    EXPECT_EQ(s->take_poll_payload(), "6\x1e"
+                                      "1");
     EXPECT_EQ(sessions.size(), 0U);
 }
 
@@ -182,8 +186,7 @@ TEST_F(session_fixture, upgrade_probe_noop_then_switch) {
     ASSERT_TRUE(s->begin_upgrade(&probe));
     EXPECT_FALSE(s->begin_upgrade(&probe)); // one upgrade at a time (U1)
     std::string scratch;
-    EXPECT_EQ(s->on_probe_packet(*decode_text("2probe", scratch)),
-              session::probe_action::reply_probe);
+    EXPECT_EQ(s->on_probe_packet(*decode_text("2probe", scratch)), session::probe_action::reply_probe);
     EXPECT_TRUE(s->poll_ready());
     EXPECT_EQ(s->take_poll_payload(), "6"); // U3
     s->send(make_text(packet_type::message, "after"));

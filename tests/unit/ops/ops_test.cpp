@@ -38,7 +38,9 @@ struct recorder {
     }
 };
 
-ops::http_request get(std::string target) { return {http::verb::get, target, 11}; }
+ops::http_request get(std::string target) {
+    return {http::verb::get, target, 11};
+}
 
 } // namespace
 

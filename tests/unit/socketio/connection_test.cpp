@@ -34,14 +34,11 @@ struct echo_handler : namespace_handler {
         } else if (e.name == "kick") {
             s.disconnect();
         } else if (e.name == "ask") {
-            s.emit("question", "", {}, [&s](std::string_view answer, const std::vector<std::string>&) {
-                s.emit("answer", answer);
-            });
+            s.emit("question", "", {},
+                   [&s](std::string_view answer, const std::vector<std::string>&) { s.emit("answer", answer); });
         }
     }
-    void on_disconnect(socketio::socket&, std::string_view reason) override {
-        disconnects.emplace_back(reason);
-    }
+    void on_disconnect(socketio::socket&, std::string_view reason) override { disconnects.emplace_back(reason); }
 };
 
 struct connection_fixture : ::testing::Test {
@@ -65,9 +62,7 @@ struct connection_fixture : ::testing::Test {
     }
 
     void post(std::string_view text) { session->on_packet({engineio::packet_type::message, false, text}); }
-    void post_binary(std::string_view bytes) {
-        session->on_packet({engineio::packet_type::message, true, bytes});
-    }
+    void post_binary(std::string_view bytes) { session->on_packet({engineio::packet_type::message, true, bytes}); }
     std::vector<std::string> sent() {
         std::vector<engineio::wire_ptr> out;
         session->take_queue(out);
@@ -218,8 +213,8 @@ TEST(rooms_test, broadcast_reaches_members_and_leave_keeps_indexes_right) {
     std::vector<fake_link> links(5);
     for (int i = 0; i < 5; ++i) {
         auto s = std::make_shared<engineio::session>(ctx.get_executor(), "s" + std::to_string(i),
-                                                     engineio::transport_kind::websocket,
-                                                     engineio::session_options{}, engineio::handshake_info{});
+                                                     engineio::transport_kind::websocket, engineio::session_options{},
+                                                     engineio::handshake_info{});
         s->set_handler(srv.make_connection(*s));
         s->attach_websocket(&links[static_cast<std::size_t>(i)]);
         s->on_packet({engineio::packet_type::message, false, "0"});

@@ -1,6 +1,6 @@
+#include "transport/cors.hpp"
 #include "transport/websocket_frame.hpp"
 #include "transport/websocket_handshake.hpp"
-#include "transport/cors.hpp"
 
 #include <boost/beast/http/fields.hpp>
 
@@ -45,8 +45,8 @@ struct collected {
 collected feed_all(frame_parser& p, std::string bytes, std::size_t chunk = 0) {
     collected c;
     auto on = [&](const ws_message& m) {
-        c.messages.emplace_back(m.opcode, m.opcode == ws_opcode::close ? std::to_string(m.close_code)
-                                                                       : std::string(m.payload));
+        c.messages.emplace_back(m.opcode,
+                                m.opcode == ws_opcode::close ? std::to_string(m.close_code) : std::string(m.payload));
     };
     if (chunk == 0) {
         c.code = p.feed(bytes.data(), bytes.size(), on);
@@ -61,8 +61,8 @@ collected feed_all(frame_parser& p, std::string bytes, std::size_t chunk = 0) {
 } // namespace
 
 TEST(websocket_frame, parses_text_and_binary_in_any_chunking) {
-    std::string stream = frame(0x81, "42[\"a\"]") + frame(0x82, std::string(300, '\x07')) +
-                         frame(0x81, std::string(70000, 'z'));
+    std::string stream =
+        frame(0x81, "42[\"a\"]") + frame(0x82, std::string(300, '\x07')) + frame(0x81, std::string(70000, 'z'));
     for (std::size_t chunk : {0UL, 1UL, 3UL, 1000UL}) {
         frame_parser p(1000000);
         auto c = feed_all(p, stream, chunk);
@@ -101,19 +101,19 @@ TEST(websocket_frame, protocol_errors_give_the_reference_close_codes) {
         std::uint16_t code;
     };
     std::vector<bad_case> cases = {
-        {frame(0x81, "x", false), 1002},                              // unmasked
-        {frame(0x83, "x"), 1002},                                      // reserved opcode
-        {frame(0xc1, "x"), 1002},                                      // RSV1 without extension
-        {frame(0x80, "x"), 1002},                                      // continuation first
-        {frame(0x09, "x"), 1002},                                      // fragmented ping
-        {frame(0x89, std::string(126, 'x')), 1002},                    // long control frame
-        {frame(0x01, "a") + frame(0x81, "b"), 1002},                   // new message mid-fragment
-        {frame(0x81, "\xff\xfe"), 1007},                               // invalid UTF-8
-        {frame(0x81, "\xed\xa0\x80"), 1007},                           // UTF-16 surrogate
-        {frame(0x81, std::string(2000, 'a')), 1009},                   // over the limit
+        {frame(0x81, "x", false), 1002},             // unmasked
+        {frame(0x83, "x"), 1002},                    // reserved opcode
+        {frame(0xc1, "x"), 1002},                    // RSV1 without extension
+        {frame(0x80, "x"), 1002},                    // continuation first
+        {frame(0x09, "x"), 1002},                    // fragmented ping
+        {frame(0x89, std::string(126, 'x')), 1002},  // long control frame
+        {frame(0x01, "a") + frame(0x81, "b"), 1002}, // new message mid-fragment
+        {frame(0x81, "\xff\xfe"), 1007},             // invalid UTF-8
+        {frame(0x81, "\xed\xa0\x80"), 1007},         // UTF-16 surrogate
+        {frame(0x81, std::string(2000, 'a')), 1009}, // over the limit
         {frame(0x01, std::string(600, 'a')) + frame(0x80, std::string(600, 'a')), 1009},
-        {frame(0x88, "\x03"), 1002},                                   // 1-byte close payload
-        {frame(0x88, std::string("\x03\xed", 2)), 1002},               // close code 1005 sent
+        {frame(0x88, "\x03"), 1002},                     // 1-byte close payload
+        {frame(0x88, std::string("\x03\xed", 2)), 1002}, // close code 1005 sent
     };
     for (auto& c : cases) {
         frame_parser p(1000);
