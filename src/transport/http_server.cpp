@@ -7,6 +7,7 @@
 #include "transport/websocket_connection.hpp"
 #include "transport/websocket_handshake.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -113,6 +114,26 @@ connection_ticket::~connection_ticket() {
 namespace {
 
 using state = http_server::state;
+
+// Closing with request bytes still unread (a body refused with 413, a malformed request) makes
+// the kernel send a reset, which can discard our answer before the client has read it. So:
+// half-close, then read and drop what the client still sends, bounded in time and in bytes.
+asio::awaitable<void> linger_close(beast::tcp_stream& stream) {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) {
+        co_return;
+    }
+    stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 8192> sink{};
+    for (std::size_t total = 0; total < 4 * 1024 * 1024;) {
+        auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), nothrow);
+        if (rec) {
+            break;
+        }
+        total += n;
+    }
+}
 
 asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, beast::flat_buffer buffer,
                                      std::unique_ptr<parser_t> parsed, connection_ticket ticket);
@@ -493,8 +514,11 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
             stream.expires_after(st.options.handshake_timeout);
             auto [ec, n] = co_await http::async_read_header(stream, buffer, *p, nothrow);
             if (ec) {
-                if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
-                    ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
+                if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+                    ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+                    co_return; // gone, or too slow: no answer to protect
+                }
+                {
                     // Malformed HTTP: a clear 400 and the connection is closed.
                     static constexpr std::string_view bad =
                         "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
@@ -536,12 +560,14 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
         } else {
             result = co_await handle_other(st, stream, buffer, *p);
         }
-        if (result != outcome::keep_alive) {
+        if (result == outcome::taken) {
             co_return;
         }
+        if (result == outcome::close) {
+            break;
+        }
     }
-    boost::system::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_await linger_close(stream);
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<state> st) {
