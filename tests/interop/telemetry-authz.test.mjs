@@ -444,6 +444,43 @@ describe('coalescing, keep-alive and bounded concurrency', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+describe('an API that closes idle keep-alive connections soon (Node.js: 5 s by default)', () => {
+    let api;
+    let server;
+
+    before(async () => {
+        api = await startStandin({ keepAliveTimeoutMs: 300 });
+        server = await startKamea(api.url);
+    });
+
+    after(async () => {
+        closeAllClients();
+        await server?.stop();
+        await api?.close();
+    });
+
+    test('a check after the whole idle pool was closed dials afresh instead of failing', async () => {
+        const socket = await connectDevices(server, token('allow'), TRANSPORTS[1][1]);
+        // Six checks at once leave six idle connections on this socket's event loop.
+        api.setDelay(100);
+        let acks;
+        try {
+            acks = await Promise.all(Array.from({ length: 6 }, (_, i) => subscribe(socket, `pool-${uid()}-${i}`, TENANT)));
+        } finally {
+            api.setDelay(0);
+        }
+        assert.ok(acks.every((a) => a.status === 'ok'), JSON.stringify(acks));
+        // Node.js closes them 1 s past keepAliveTimeout and announces "Keep-Alive: timeout=0".
+        await new Promise((r) => setTimeout(r, 2000));
+        for (let i = 0; i < 3; i++) {
+            assert.deepEqual(await subscribe(socket, `after-${uid()}-${i}`, TENANT), { status: 'ok' });
+        }
+        socket.disconnect();
+    });
+});
+
+// ---------------------------------------------------------------------------------------------
+
 describe('--authz-cache-ttl 60', () => {
     let api;
     let server;

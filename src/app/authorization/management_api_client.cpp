@@ -1,5 +1,6 @@
 #include "app/authorization/management_api_client.hpp"
 
+#include "app/authorization/keep_alive.hpp"
 #include "core/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -57,6 +58,7 @@ struct management_api_client::connection {
     std::unique_ptr<beast::tcp_stream> plain;
     std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
     beast::flat_buffer buffer;
+    clock::time_point reusable_until = clock::time_point::max(); // from the answer's Keep-Alive
 
     beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
 };
@@ -128,12 +130,16 @@ void management_api_client::finish(const check_key& key, const result& r) {
 }
 
 asio::awaitable<std::unique_ptr<management_api_client::connection>>
-management_api_client::acquire(clock::time_point deadline, std::string& error) {
-    if (!idle_.empty()) {
+management_api_client::acquire(clock::time_point deadline, std::string& error, bool& reused) {
+    reused = true;
+    while (!idle_.empty()) {
         auto c = std::move(idle_.back());
         idle_.pop_back();
-        co_return c;
+        if (clock::now() < c->reusable_until) {
+            co_return c;
+        }
     }
+    reused = false;
     const auto& ep = *options_.endpoint;
     auto c = std::make_unique<connection>();
     c->plain = std::make_unique<beast::tcp_stream>(ex_);
@@ -167,11 +173,15 @@ management_api_client::acquire(clock::time_point deadline, std::string& error) {
     co_return c;
 }
 
-void management_api_client::release(std::unique_ptr<connection> c, bool reusable) {
-    if (c && reusable) {
-        c->lowest().expires_never();
-        idle_.push_back(std::move(c));
+void management_api_client::release(std::unique_ptr<connection> c, const http::fields& answer) {
+    if (!c) {
+        return;
     }
+    if (auto timeout = keep_alive_timeout(answer[http::field::keep_alive])) {
+        c->reusable_until = clock::now() + *timeout;
+    }
+    c->lowest().expires_never();
+    idle_.push_back(std::move(c));
 }
 
 asio::awaitable<result> management_api_client::exchange(const check_key& key) {
@@ -217,9 +227,9 @@ asio::awaitable<result> management_api_client::exchange(const check_key& key) {
     req.prepare_payload();
 
     for (int attempt = 0; attempt < 2; ++attempt) {
-        bool reused = !idle_.empty();
         std::string error;
-        auto c = co_await acquire(deadline, error);
+        bool reused = false;
+        auto c = co_await acquire(deadline, error, reused);
         if (!c) {
             co_return result{verdict::error, error};
         }
@@ -248,12 +258,17 @@ asio::awaitable<result> management_api_client::exchange(const check_key& key) {
                 co_return result{verdict::error, "management API timeout"};
             }
             if (reused && attempt == 0) {
-                continue; // the server closed an idle keep-alive connection: try a fresh one
+                // The server closed an idle keep-alive connection; the others idled as long, so
+                // they are dropped too and the retry dials a fresh one.
+                idle_.clear();
+                continue;
             }
             co_return result{verdict::error, "management API unreachable"};
         }
         auto& res = parser.get();
-        release(std::move(c), res.keep_alive());
+        if (res.keep_alive()) {
+            release(std::move(c), res.base());
+        }
         auto status = res.result_int();
         if (status == 401 || status == 403) {
             co_return result{verdict::denied, "not authorized for this device"};

@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/fields.hpp>
 
 #include <chrono>
 #include <deque>
@@ -62,9 +63,10 @@ private:
     struct connection;
     boost::asio::awaitable<void> run_check(check_key key);
     boost::asio::awaitable<result> exchange(const check_key& key);
+    // A pooled connection still inside its Keep-Alive timeout (reused = true), else a new one.
     boost::asio::awaitable<std::unique_ptr<connection>> acquire(std::chrono::steady_clock::time_point deadline,
-                                                                std::string& error);
-    void release(std::unique_ptr<connection> c, bool reusable);
+                                                                std::string& error, bool& reused);
+    void release(std::unique_ptr<connection> c, const boost::beast::http::fields& answer);
     void finish(const check_key& key, const result& r);
 
     boost::asio::any_io_executor ex_;

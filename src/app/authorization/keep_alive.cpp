@@ -1,0 +1,54 @@
+#include "app/authorization/keep_alive.hpp"
+
+#include <charconv>
+
+namespace kamea::app::authorization {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+        if (lower(a[i]) != lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+std::optional<std::chrono::seconds> keep_alive_timeout(std::string_view header) {
+    while (!header.empty()) {
+        auto comma = header.find(',');
+        auto param = trim(header.substr(0, comma));
+        header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+        auto eq = param.find('=');
+        if (eq == std::string_view::npos || !equals_ignoring_case(trim(param.substr(0, eq)), "timeout")) {
+            continue;
+        }
+        auto value = trim(param.substr(eq + 1));
+        long long seconds = 0;
+        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+        if (ec != std::errc{} || end != value.data() + value.size() || seconds < 0) {
+            return std::nullopt;
+        }
+        return std::chrono::seconds{seconds};
+    }
+    return std::nullopt;
+}
+
+} // namespace kamea::app::authorization
