@@ -339,9 +339,12 @@ int main(int argc, char** argv) {
             .refuse_new =
                 [&] {
                     health.set_draining();
+                    ingest.stop_accepting();
                     public_server.drain();
                     internal_server.drain();
                 },
+            .ingest_settled = [&ingest] { return ingest.settled(); },
+            .flush_bus = [&telemetry_bus](std::function<void()> done) { telemetry_bus->flush(std::move(done)); },
             .close_transports =
                 [&shards] {
                     for (auto& sh : shards) {

@@ -37,6 +37,8 @@ public:
 
     void unwatch(const core::device_key& key) override { consumer_.unwatch(key); }
 
+    void flush(std::function<void()> done) override { consumer_.fence(std::move(done)); }
+
     core::bus_status status() const override {
         core::bus_status s;
         s.kind = "amqp";

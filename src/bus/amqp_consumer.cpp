@@ -20,6 +20,7 @@ constexpr std::chrono::milliseconds idle_poll{200};
 constexpr std::chrono::milliseconds max_probe_timeout{5000};
 constexpr const char* ingested_header = "x-kamea-ingested-ns";
 constexpr const char* probe_header = "x-kamea-probe";
+constexpr const char* fence_header = "x-kamea-fence";
 
 std::int64_t steady_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -85,6 +86,46 @@ void amqp_consumer::unwatch(const core::device_key& key) {
     wake_.signal(); // the thread's next wake-up may now be a linger's end
 }
 
+void amqp_consumer::fence(std::function<void()> done) {
+    {
+        std::lock_guard lock(mutex_);
+        if (up_.load(std::memory_order_acquire) && !stopping_) {
+            fence_requests_.push_back(std::move(done));
+            done = nullptr;
+        }
+    }
+    if (done) {
+        done(); // no connection: nothing to wait for
+        return;
+    }
+    wake_.signal();
+}
+
+// On the thread: each new fence goes to the publisher, keyed to this queue's probe key.
+void amqp_consumer::send_fences() {
+    std::vector<std::function<void()>> requests;
+    {
+        std::lock_guard lock(mutex_);
+        requests.swap(fence_requests_);
+    }
+    for (auto& done : requests) {
+        auto id = ++fence_seq_;
+        if (publisher_.request_fence(probe_key_, id)) {
+            fences_.emplace_back(id, std::move(done));
+        } else {
+            done(); // the publisher is down or held back: it has nothing queued to wait for
+        }
+    }
+}
+
+void amqp_consumer::release_fences(std::uint64_t up_to) {
+    while (!fences_.empty() && fences_.front().first <= up_to) {
+        auto done = std::move(fences_.front().second);
+        fences_.pop_front();
+        done();
+    }
+}
+
 std::string amqp_consumer::node() const {
     std::lock_guard lock(mutex_);
     return node_;
@@ -116,10 +157,16 @@ void amqp_consumer::join(clock::time_point deadline) {
 
 void amqp_consumer::go_down() {
     wanted_set::answers answers;
+    std::vector<std::function<void()>> requests;
     {
         std::lock_guard lock(mutex_);
         answers = wanted_.set_down();
         node_.clear();
+        requests.swap(fence_requests_);
+    }
+    release_fences(fence_seq_); // what they waited for went with the connection
+    for (auto& done : requests) {
+        done();
     }
     stats_.bindings.store(0, std::memory_order_relaxed);
     answer(std::move(answers));
@@ -258,6 +305,7 @@ void amqp_consumer::serve(amqp_connection& c) {
         if (stopping && !stop_started_) {
             stop_started_ = true;
             batch_.clear(); // nothing is delivered once stop() began
+            release_fences(fence_seq_);
             {
                 std::lock_guard lock(mutex_);
                 wanted_.begin_stop();
@@ -292,6 +340,9 @@ void amqp_consumer::serve(amqp_connection& c) {
         }
         send_ops(c, binds, true);
         send_ops(c, unbinds, false);
+        if (!stop_started_) {
+            send_fences();
+        }
 
         auto timeout = idle_poll;
         if (!stop_started_) {
@@ -426,12 +477,15 @@ void amqp_consumer::on_header(const amqp_frame_t& frame) {
     if (props != nullptr && (props->_flags & AMQP_BASIC_HEADERS_FLAG) != 0) {
         std::int64_t value = 0;
         incoming_.probe = table_int(props->headers, probe_header, value);
+        if (table_int(props->headers, fence_header, value) && value > 0) {
+            incoming_.fence = static_cast<std::uint64_t>(value);
+        }
         if (table_int(props->headers, ingested_header, value)) {
             incoming_.ingested_ns = value;
         }
     }
     incoming_.too_big = incoming_.size > options_.max_message_bytes;
-    if (!incoming_.too_big && !incoming_.probe) {
+    if (!incoming_.too_big && !incoming_.probe && incoming_.fence == 0) {
         incoming_.body.reserve(incoming_.size);
     }
     if (incoming_.size == 0) {
@@ -445,7 +499,7 @@ void amqp_consumer::on_body(const amqp_frame_t& frame) {
     }
     const auto& fragment = frame.payload.body_fragment;
     incoming_.received += fragment.len;
-    if (!incoming_.too_big && !incoming_.probe) {
+    if (!incoming_.too_big && !incoming_.probe && incoming_.fence == 0) {
         incoming_.body.append(static_cast<const char*>(fragment.bytes), fragment.len);
     }
     if (incoming_.received >= incoming_.size) {
@@ -459,6 +513,14 @@ void amqp_consumer::complete_delivery() {
     last_tag_ = std::max(last_tag_, in.tag);
     if (in.probe) {
         probe_id_ = 0; // the broker routes: any probe of ours back in time will do
+        return;
+    }
+    if (in.fence != 0) {
+        probe_id_ = 0;
+        if (!stop_started_) {
+            hand_over(); // what came before the fence, first
+            release_fences(in.fence);
+        }
         return;
     }
     if (stop_started_) {

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -33,6 +34,10 @@ public:
     // From any thread.
     void watch(const core::device_key& key, core::bus::watch_handler done);
     void unwatch(const core::device_key& key);
+    // `done` runs (on this thread) once a fence published after everything queued on the
+    // publisher so far has come back, with every delivery before it handed over; at once, or
+    // when the connection goes, if that cannot be known.
+    void fence(std::function<void()> done);
     bool up() const { return up_.load(std::memory_order_acquire); }
     std::string node() const;
 
@@ -53,6 +58,7 @@ private:
         std::uint64_t received = 0;
         bool header_seen = false;
         bool probe = false;
+        std::uint64_t fence = 0; // a fence's id, 0 for any other message
         bool too_big = false;
         std::int64_t ingested_ns = 0;
         std::string body;
@@ -70,6 +76,8 @@ private:
     void hand_over(); // the batch to the delivery handler
     void flush(amqp_connection& c);
     void answer(wanted_set::answers answers);
+    void send_fences();
+    void release_fences(std::uint64_t up_to); // every fence whose id is <= up_to
     void go_down();
 
     const amqp_options& options_;
@@ -84,6 +92,7 @@ private:
     std::string node_;
     bool stopping_ = false;
     clock::time_point stop_deadline_{};
+    std::vector<std::function<void()>> fence_requests_;
 
     // The thread's own state for one connection.
     std::string queue_;
@@ -99,6 +108,8 @@ private:
     std::uint64_t probe_seq_ = 0;
     std::uint64_t probe_id_ = 0; // outstanding, 0 = none
     clock::time_point probe_deadline_{};
+    std::uint64_t fence_seq_ = 0;
+    std::deque<std::pair<std::uint64_t, std::function<void()>>> fences_; // published, not back
 
     std::atomic<bool> up_{false};
     std::atomic<bool> exited_{false};

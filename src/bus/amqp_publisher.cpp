@@ -16,6 +16,7 @@ constexpr std::chrono::milliseconds idle_poll{200}; // keeps heartbeats going wh
 constexpr std::size_t max_messages_per_turn = 1024; // then confirms are read
 constexpr const char* ingested_header = "x-kamea-ingested-ns";
 constexpr const char* probe_header = "x-kamea-probe";
+constexpr const char* fence_header = "x-kamea-fence";
 
 std::int64_t steady_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -57,7 +58,7 @@ void amqp_publisher::publish(core::telemetry_batch batch, core::bus::publish_han
     {
         std::lock_guard lock(mutex_);
         if (accepting_ && !blocked_ && !stopping_) {
-            queue_.push_back({std::move(batch), std::move(done)});
+            queue_.push_back({std::move(batch), std::move(done), {}, 0});
             wake_.signal();
             return;
         }
@@ -71,6 +72,16 @@ void amqp_publisher::request_probe(std::string routing_key, std::uint64_t id) {
         probes_.push_back({std::move(routing_key), id});
         wake_.signal();
     }
+}
+
+bool amqp_publisher::request_fence(std::string routing_key, std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    if (!accepting_ || blocked_ || stopping_) {
+        return false;
+    }
+    queue_.push_back({nullptr, {}, std::move(routing_key), id});
+    wake_.signal();
+    return true;
 }
 
 void amqp_publisher::kick() {
@@ -122,7 +133,9 @@ void amqp_publisher::fail_everything() {
         }
     }
     for (auto& r : queued) {
-        r.done(core::publish_result::unavailable); // nothing of these was sent
+        if (r.done) {
+            r.done(core::publish_result::unavailable); // nothing of these was sent
+        }
     }
 }
 
@@ -209,7 +222,9 @@ void amqp_publisher::serve(amqp_connection& c) {
                 queued.swap(queue_);
             }
             for (auto& r : queued) {
-                r.done(core::publish_result::unavailable);
+                if (r.done) {
+                    r.done(core::publish_result::unavailable);
+                }
             }
             if (tracker_.idle() || clock::now() >= deadline) {
                 auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
@@ -242,7 +257,7 @@ void amqp_publisher::send_queued(amqp_connection& c) {
         probes.swap(probes_);
         std::size_t messages = 0;
         while (!queue_.empty() && messages < max_messages_per_turn) {
-            messages += queue_.front().batch->size();
+            messages += queue_.front().batch ? queue_.front().batch->size() : 1;
             queued.push_back(std::move(queue_.front()));
             queue_.pop_front();
         }
@@ -266,6 +281,19 @@ void amqp_publisher::send_queued(amqp_connection& c) {
     while (!queued.empty()) {
         auto r = std::move(queued.front());
         queued.pop_front();
+        if (!r.batch) {
+            tracker_.add(1, {});
+            int status = publish_one(c, options_.exchange, r.fence_key, fence_header,
+                                     static_cast<std::int64_t>(r.fence_id), "fence");
+            if (status != AMQP_STATUS_OK) {
+                std::lock_guard lock(mutex_);
+                for (auto it = queued.rbegin(); it != queued.rend(); ++it) {
+                    queue_.push_front(std::move(*it)); // not sent: answered `unavailable`
+                }
+                throw amqp_failure(std::string("publishing a fence: ") + amqp_error_string2(status));
+            }
+            continue;
+        }
         const auto& items = *r.batch;
         if (items.empty()) {
             r.done(core::publish_result::confirmed);

@@ -33,6 +33,10 @@ public:
     // From the consumer: publish a probe; probe_sent() tells which was last on the wire.
     void request_probe(std::string routing_key, std::uint64_t id);
     std::uint64_t probe_sent() const { return probe_sent_.load(std::memory_order_acquire); }
+    // From the consumer: a fence, published after every batch queued before it (a probe jumps
+    // the queue; a fence keeps its place), so that its return tells that those came back.
+    // False when it cannot be published now.
+    bool request_fence(std::string routing_key, std::uint64_t id);
     // From the consumer, which found the broker dead: reconnect now.
     void kick();
     bool up() const { return up_.load(std::memory_order_acquire); }
@@ -46,8 +50,10 @@ public:
 
 private:
     struct request {
-        core::telemetry_batch batch;
-        core::bus::publish_handler done;
+        core::telemetry_batch batch;     // null for a fence
+        core::bus::publish_handler done; // empty for a fence
+        std::string fence_key;
+        std::uint64_t fence_id = 0;
     };
     struct probe {
         std::string routing_key;

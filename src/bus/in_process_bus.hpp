@@ -16,6 +16,7 @@ public:
     void watch(const core::device_key& key, watch_handler done) override;
     void unwatch(const core::device_key& key) override;
     core::bus_status status() const override;
+    void flush(std::function<void()> done) override;
     void stop(std::chrono::milliseconds budget) override;
 
 private:

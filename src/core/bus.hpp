@@ -66,6 +66,11 @@ public:
     virtual void watch(const device_key& key, watch_handler done) = 0;
     virtual void unwatch(const device_key& key) = 0;
     virtual bus_status status() const = 0;
+    // Calls `done` (from any thread) once every telemetry published through this bus before
+    // the call, as far as it routes to this instance, has been handed to the delivery handler;
+    // at once when that cannot be known (the bus is down). Shutdown waits on it, so that what
+    // ingestion accepted reaches local clients before their transports close.
+    virtual void flush(std::function<void()> done) = 0;
     // Graceful end: releases what the broker holds for this instance (bindings), within the
     // budget, then closes. No delivery follows.
     virtual void stop(std::chrono::milliseconds budget) = 0;

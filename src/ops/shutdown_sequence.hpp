@@ -1,13 +1,16 @@
 #pragma once
-// SIGTERM (contract section 10) as a named sequence: refuse new sessions, close every
-// transport (no Socket.IO DISCONNECT, so stock clients reconnect by themselves), wait until
-// no session or request is left or the grace period ran out, release the bus, then stop the
-// event loops. The steps are the composition root's; this object only orders and times them,
-// so it is tested with plain callbacks and an io_context.
+// SIGTERM (contract section 10) as a named sequence: refuse new sessions and new ingestion;
+// wait until every accepted ingestion has its answer, then until the bus has handed back what
+// was published (a fence), so that nothing accepted misses a local client; close every
+// transport (each flushes its queue first; no Socket.IO DISCONNECT, so stock clients
+// reconnect by themselves); wait until no session or request is left; release the bus; stop
+// the event loops. One grace period bounds all the waits. The steps are the composition
+// root's; this object only orders and times them, so it is tested with plain callbacks.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -16,8 +19,10 @@
 namespace kamea::ops {
 
 struct shutdown_steps {
-    std::function<void()> refuse_new;                           // listeners drain, readiness says draining
-    std::function<void()> close_transports;                     // every session closes
+    std::function<void()> refuse_new;                           // listeners drain, ingestion refuses
+    std::function<bool()> ingest_settled;                       // no accepted publish awaits its answer
+    std::function<void(std::function<void()>)> flush_bus;       // calls back (any thread) once drained
+    std::function<void()> close_transports;                     // every session flushes and closes
     std::function<std::size_t()> remaining;                     // sessions and requests still open
     std::function<void(std::chrono::milliseconds)> release_bus; // unbind, within the budget
     std::function<void(std::size_t remaining)> stop;            // the loops stop; `remaining` is logged
@@ -32,6 +37,8 @@ public:
     void start();
 
 private:
+    enum class phase { idle, settling_ingest, flushing_bus, closing, done };
+
     void check();
 
     shutdown_steps steps_;
@@ -39,7 +46,8 @@ private:
     std::chrono::milliseconds poll_;
     boost::asio::steady_timer timer_;
     std::chrono::steady_clock::time_point deadline_{};
-    bool started_ = false;
+    phase phase_ = phase::idle;
+    std::atomic<bool> bus_flushed_{false}; // set from the bus's thread
 };
 
 } // namespace kamea::ops

@@ -156,6 +156,16 @@ boost::asio::awaitable<http_response> ingest::handle(const http_request& req) {
     }
     auto batch = std::get<core::telemetry_batch>(std::move(checked));
     auto count = batch->size();
+    publishing_.fetch_add(1);
+    struct uncount {
+        std::atomic<std::size_t>& n;
+        ~uncount() { n.fetch_sub(1); }
+    } guard{publishing_};
+    if (!accepting_.load()) {
+        stats_.unavailable.fetch_add(1, std::memory_order_relaxed);
+        co_return json_response(req, http::status::service_unavailable,
+                                {{"error", "unavailable"}, {"message", "the server is shutting down"}});
+    }
     auto result = co_await async_publish(bus_, std::move(batch));
     if (result == core::publish_result::confirmed) {
         stats_.accepted.fetch_add(count, std::memory_order_relaxed);

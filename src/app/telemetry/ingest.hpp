@@ -44,10 +44,19 @@ public:
 
     const ingest_stats& stats() const { return stats_; }
 
+    // Shutdown: from now on every request is answered 503; settled() tells when no accepted
+    // publish awaits the bus's answer any more (from any thread).
+    void stop_accepting() { accepting_.store(false); }
+    bool settled() const { return publishing_.load() == 0; }
+
 private:
     ingest_options options_;
     core::bus& bus_;
     ingest_stats stats_;
+    // Sequentially consistent, as a pair: a request counts itself before it reads
+    // `accepting_`, so once stop_accepting() returned, settled() cannot miss a publish.
+    std::atomic<bool> accepting_{true};
+    std::atomic<std::size_t> publishing_{0};
 };
 
 } // namespace kamea::app::telemetry

@@ -79,14 +79,23 @@ struct scripted_bus : core::bus {
     core::publish_result answer = core::publish_result::confirmed;
     std::vector<core::device_key> watched, unwatched;
     std::vector<watch_handler> pending;
+    bool hold = false; // keep publish answers for the test to give
+    std::vector<publish_handler> held;
     void start(delivery_handler) override {}
-    void publish(core::telemetry_batch, publish_handler done) override { done(answer); }
+    void publish(core::telemetry_batch, publish_handler done) override {
+        if (hold) {
+            held.push_back(std::move(done));
+        } else {
+            done(answer);
+        }
+    }
     void watch(const core::device_key& k, watch_handler done) override {
         watched.push_back(k);
         pending.push_back(std::move(done));
     }
     void unwatch(const core::device_key& k) override { unwatched.push_back(k); }
     core::bus_status status() const override { return {}; }
+    void flush(std::function<void()> done) override { done(); }
     void stop(std::chrono::milliseconds) override {}
 };
 
@@ -144,6 +153,40 @@ TEST_F(ingest_fixture, single_object_body) {
     EXPECT_EQ(handle(in, post(R"({"deviceId":"d","tenantId":"t"})")).result(), http::status::accepted);
     run();
     EXPECT_EQ(a.received(s).size(), 1U);
+}
+
+TEST_F(ingest_fixture, after_stop_accepting_nothing_is_published_and_it_is_settled) {
+    auto& s = a.subscriber("d");
+    ingest in({}, in_process);
+    EXPECT_TRUE(in.settled());
+    in.stop_accepting();
+    auto res = handle(in, post(R"({"deviceId":"d","tenantId":"t"})"));
+    EXPECT_EQ(res.result(), http::status::service_unavailable);
+    EXPECT_EQ(boost::json::parse(res.body()).at("message"), "the server is shutting down");
+    EXPECT_TRUE(in.settled());
+    run();
+    EXPECT_TRUE(a.received(s).empty());
+    EXPECT_EQ(in.stats().accepted, 0U);
+}
+
+TEST_F(ingest_fixture, a_publish_awaiting_the_bus_keeps_ingestion_unsettled) {
+    scripted_bus slow;
+    slow.hold = true;
+    ingest in({}, slow);
+    std::optional<http_response> res;
+    auto req = post(R"({"deviceId":"d","tenantId":"t"})");
+    boost::asio::co_spawn(
+        http_ctx, [&]() -> boost::asio::awaitable<void> { res = co_await in.handle(req); }, boost::asio::detached);
+    http_ctx.poll();
+    ASSERT_EQ(slow.held.size(), 1U);
+    in.stop_accepting();
+    EXPECT_FALSE(in.settled()); // accepted before the stop: shutdown waits for its answer
+    slow.held[0](core::publish_result::confirmed);
+    http_ctx.restart();
+    http_ctx.run();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->result(), http::status::accepted);
+    EXPECT_TRUE(in.settled());
 }
 
 TEST_F(ingest_fixture, a_bad_element_refuses_the_whole_batch) {

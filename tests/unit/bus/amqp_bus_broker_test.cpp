@@ -499,3 +499,35 @@ TEST_F(amqp_bus_broker, a_topic_exchange_and_long_ids_route_too) {
     EXPECT_EQ(a.in.got[0].key, plain);
     EXPECT_EQ(a.in.got[1].key, long_ids); // read from the body, not from the key
 }
+
+TEST_F(amqp_bus_broker, flush_answers_after_every_earlier_publish_came_back) {
+    instance a(options);
+    ASSERT_TRUE(a.connected());
+    device_key k{"t", "fenced"};
+    ASSERT_EQ(a.watch(k), watch_result::bound);
+    constexpr int batches = 20;
+    constexpr int per_batch = 100;
+    for (int b = 0; b < batches; ++b) {
+        std::vector<telemetry> items;
+        for (int i = 0; i < per_batch; ++i) {
+            items.push_back({k, body_of(k, b * per_batch + i), 0});
+        }
+        a.bus->publish(batch_of(std::move(items)), [](publish_result) {});
+    }
+    // Asked before any confirm: the fence queues behind the batches, and its answer comes with
+    // every one of them handed over already.
+    auto p = std::make_shared<std::promise<std::size_t>>();
+    auto f = p->get_future();
+    a.bus->flush([p, &a] { p->set_value(a.in.size()); });
+    ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
+    EXPECT_EQ(f.get(), static_cast<std::size_t>(batches * per_batch));
+}
+
+TEST_F(amqp_bus_broker, flush_without_a_broker_answers_at_once) {
+    options.urls = {"amqp://guest:guest@127.0.0.1:1/"}; // nothing listens there
+    instance a(options);
+    auto p = std::make_shared<std::promise<void>>();
+    auto f = p->get_future();
+    a.bus->flush([p] { p->set_value(); });
+    EXPECT_EQ(f.wait_for(2s), std::future_status::ready);
+}

@@ -15,6 +15,9 @@ namespace {
 
 struct recorder {
     std::vector<std::string> steps;
+    bool ingest_settled = true;
+    bool bus_answers = true;       // flush_bus calls back at once
+    std::function<void()> flushed; // kept when it does not
     std::size_t remaining = 0;
     std::chrono::milliseconds budget{-1};
     std::size_t stopped_with = 99;
@@ -22,6 +25,16 @@ struct recorder {
     ops::shutdown_steps make() {
         return {
             .refuse_new = [this] { steps.emplace_back("refuse_new"); },
+            .ingest_settled = [this] { return ingest_settled; },
+            .flush_bus =
+                [this](std::function<void()> done) {
+                    steps.emplace_back("flush_bus");
+                    if (bus_answers) {
+                        done();
+                    } else {
+                        flushed = std::move(done);
+                    }
+                },
             .close_transports = [this] { steps.emplace_back("close_transports"); },
             .remaining = [this] { return remaining; },
             .release_bus =
@@ -51,14 +64,47 @@ TEST(shutdown_sequence, waits_for_the_last_session_then_releases_the_bus_and_sto
     auto seq = std::make_shared<ops::shutdown_sequence>(ctx.get_executor(), r.make(), 10s, 1ms);
     seq->start();
     seq->start(); // a second signal changes nothing
-    EXPECT_EQ(r.steps, (std::vector<std::string>{"refuse_new", "close_transports"}));
+    EXPECT_EQ(r.steps, (std::vector<std::string>{"refuse_new", "flush_bus", "close_transports"}));
     ctx.run_for(20ms);
-    EXPECT_EQ(r.steps.size(), 2U); // still waiting for the sessions
+    EXPECT_EQ(r.steps.size(), 3U); // still waiting for the sessions
     r.remaining = 0;
     ctx.run_for(50ms);
-    EXPECT_EQ(r.steps, (std::vector<std::string>{"refuse_new", "close_transports", "release_bus", "stop"}));
+    EXPECT_EQ(r.steps,
+              (std::vector<std::string>{"refuse_new", "flush_bus", "close_transports", "release_bus", "stop"}));
     EXPECT_EQ(r.stopped_with, 0U);
     EXPECT_GT(r.budget, 9s); // what is left of the grace period
+}
+
+TEST(shutdown_sequence, transports_close_only_after_accepted_ingestion_came_back_from_the_bus) {
+    boost::asio::io_context ctx;
+    recorder r;
+    r.ingest_settled = false; // a publish still awaits its confirmation
+    r.bus_answers = false;
+    auto seq = std::make_shared<ops::shutdown_sequence>(ctx.get_executor(), r.make(), 10s, 1ms);
+    seq->start();
+    ctx.run_for(20ms);
+    EXPECT_EQ(r.steps, (std::vector<std::string>{"refuse_new"})); // no fence before the answer
+    r.ingest_settled = true;
+    ctx.run_for(20ms);
+    EXPECT_EQ(r.steps, (std::vector<std::string>{"refuse_new", "flush_bus"}));
+    ctx.run_for(20ms);
+    EXPECT_EQ(r.steps.size(), 2U); // the fence is not back: clients may still get telemetry
+    ASSERT_TRUE(r.flushed);
+    r.flushed();
+    ctx.run_for(50ms);
+    EXPECT_EQ(r.steps,
+              (std::vector<std::string>{"refuse_new", "flush_bus", "close_transports", "release_bus", "stop"}));
+}
+
+TEST(shutdown_sequence, a_bus_that_never_answers_delays_the_close_only_for_the_grace_period) {
+    boost::asio::io_context ctx;
+    recorder r;
+    r.bus_answers = false;
+    auto seq = std::make_shared<ops::shutdown_sequence>(ctx.get_executor(), r.make(), 30ms, 1ms);
+    seq->start();
+    ctx.run_for(2s);
+    EXPECT_EQ(r.steps,
+              (std::vector<std::string>{"refuse_new", "flush_bus", "close_transports", "release_bus", "stop"}));
 }
 
 TEST(shutdown_sequence, the_grace_period_running_out_stops_anyway) {
