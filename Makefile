@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run run-cluster test unit interop fuzz sanitize bench conformance clean format
+.PHONY: all deps build run run-cluster test unit interop fuzz sanitize bench conformance clean format abuse faults
 
 all: build
 
@@ -37,6 +37,14 @@ fuzz: deps
 
 bench: build
 	bench/run.sh
+
+# The campaigns at full scale; each rewrites its table in docs/reliability.md.
+CAMPAIGN_SCALE ?= 10
+abuse: build
+	KAMEA_WSS_BIN=$(BUILD)/kamea-wss node tests/campaigns/run.mjs abuse --scale $(CAMPAIGN_SCALE)
+
+faults: build
+	KAMEA_WSS_BIN=$(BUILD)/kamea-wss node tests/campaigns/run.mjs faults --scale $(CAMPAIGN_SCALE)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -5,6 +5,8 @@
 #   scripts/rabbitmq.sh start <dir>     one node; writes <dir>/env
 #   scripts/rabbitmq.sh cluster <dir>   two nodes joined in a cluster (failover tests)
 #   scripts/rabbitmq.sh stop <dir>      stops what start/cluster started (kills it if need be)
+#   scripts/rabbitmq.sh revive <dir>    starts node 1 again (same name, ports and data) after a
+#                                       test killed it; rewrites <dir>/env (the new pid)
 #
 # <dir>/env (for `set -a; . <dir>/env; set +a`):
 #   KAMEA_AMQP_URL=amqp://guest:guest@127.0.0.1:<port>/   KAMEA_RABBITMQ_NODE=<node>
@@ -16,7 +18,7 @@
 set -euo pipefail
 
 bin=/usr/lib/rabbitmq/bin # the real scripts: /usr/sbin's wrappers switch to the rabbitmq user
-usage() { echo "usage: $0 start|cluster|stop <dir>" >&2; exit 2; }
+usage() { echo "usage: $0 start|cluster|stop|revive <dir>" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 cmd=$1
 dir=$(mkdir -p "$2" && cd "$2" && pwd)
@@ -91,6 +93,11 @@ CONF
     fi
     echo '[].' >"$base/advanced.config"
     : >"$base/rabbitmq-env.conf"
+    launch_node "$i"
+}
+
+launch_node() {
+    local i=$1 base=$dir/n$1
     (
         node_env "$i"
         setsid nohup "$bin/rabbitmq-server" >"$base/log/stdout" 2>&1 </dev/null &
@@ -160,6 +167,18 @@ start | cluster)
     else
         write_env 1
     fi
+    cat "$dir/env"
+    ;;
+revive)
+    [ -f "$dir/n1/nodename" ] || { echo "rabbitmq.sh: nothing to revive in $dir" >&2; exit 1; }
+    pid=$(cat "$dir/n1/pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        echo "rabbitmq.sh: node 1 is still running (pid $pid)" >&2
+        exit 1
+    fi
+    rm -f "$dir/n1/pid"
+    launch_node 1
+    write_env 1
     cat "$dir/env"
     ;;
 stop)
