@@ -7,6 +7,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
+#include <cstddef>
+
 namespace kamea::engineio {
 
 counters& global_counters() {
@@ -268,19 +271,40 @@ std::string session::take_poll_payload() {
         }
         return "6"; // an upgrade is under way (U3), or the client sent a close (P9)
     }
+    bool goodbye = reason_ == close_reason::server_close;
+    // P1 with a cap: at most max_packets_per_poll packets per response (session.hpp says
+    // why); the rest waits for the next GET. When the close packet goes with the data (any
+    // close but the goodbye of a session still reachable, K4), it takes a slot too.
+    bool close_joins_data = closed_ && (close_delivered_ || !goodbye);
+    std::size_t n = std::min(queue_.size(), max_packets_per_poll);
+    if (close_joins_data && queue_.size() >= max_packets_per_poll) {
+        n = max_packets_per_poll - 1;
+    }
     std::string body;
-    for (const auto& p : queue_) {
+    std::size_t taken_bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) {
         if (!body.empty()) {
             body += record_separator;
         }
-        append_polling(*p, body);
+        append_polling(*queue_[i], body);
+        taken_bytes += queue_[i]->bytes.size();
+    }
+    if (n < queue_.size() && !close_delivered_) {
+        // More to come: the client polls again as soon as it has read this (and a closed
+        // session stays reachable until its close packet is delivered).
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        queued_bytes_ -= taken_bytes;
+        return body;
+    }
+    if (n < queue_.size()) {
+        // The sid is already gone (a client-side end): nobody can come back for the rest.
+        global_counters().dropped_packets.fetch_add(queue_.size() - n, std::memory_order_relaxed);
     }
     queue_.clear();
     queued_bytes_ = 0;
     if (!closed_) {
         return body;
     }
-    bool goodbye = reason_ == close_reason::server_close;
     if (goodbye && !body.empty() && !close_delivered_) {
         // The goodbye packets (e.g. DISCONNECT) go alone; the close waits for the next GET
         // (K4). In one payload the JS client would act on the close first and report

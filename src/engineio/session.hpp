@@ -41,6 +41,13 @@ public:
     virtual void wake() = 0;
 };
 
+// The most packets one polling response carries (P1). The reference sends its whole buffer,
+// but python-engineio (3.10 and later; 4.3 in Debian 12, under python3-socketio) refuses a
+// payload of more than 16 packets and drops the session ("Too many packets in payload"), so
+// a burst goes out in slices of 16 and the client's next GET, sent as soon as it has read a
+// response, takes the next one. docs/interop.md; tests/interop/python-client.test.mjs.
+constexpr std::size_t max_packets_per_poll = 16;
+
 struct session_options {
     std::chrono::milliseconds ping_interval{25000};
     std::chrono::milliseconds ping_timeout{20000};

@@ -77,6 +77,104 @@ TEST_F(session_fixture, poll_joins_queued_packets_and_wakes_a_pending_get) {
                                       "bAQIDBA==");
 }
 
+// Splits a polling response into its packets (the test's own splitter, not the codec's).
+std::vector<std::string> packets_of(const std::string& body) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        auto pos = body.find('\x1e', start);
+        out.push_back(body.substr(start, pos - start));
+        if (pos == std::string::npos) {
+            return out;
+        }
+        start = pos + 1;
+    }
+}
+
+std::vector<std::string> numbered(int from, int to) {
+    std::vector<std::string> out;
+    for (int i = from; i < to; ++i) {
+        out.push_back("4m" + std::to_string(i));
+    }
+    return out;
+}
+
+TEST_F(session_fixture, a_poll_carries_at_most_16_packets_and_the_next_get_takes_the_rest) {
+    // python-engineio drops a session whose polling payload has more than 16 packets.
+    auto s = make(transport_kind::polling);
+    std::size_t first_16 = 0;
+    for (int i = 0; i < 40; ++i) {
+        auto p = make_text(packet_type::message, "m" + std::to_string(i));
+        first_16 += i < 16 ? p->bytes.size() : 0;
+        s->send(p);
+    }
+    std::size_t all = s->queued_bytes();
+    fake_link get;
+    ASSERT_EQ(s->attach_poll(&get), session::poll_result::ok);
+    EXPECT_EQ(packets_of(s->take_poll_payload()), numbered(0, 16));
+    EXPECT_TRUE(s->poll_ready());
+    EXPECT_EQ(s->queued_bytes(), all - first_16);
+    ASSERT_EQ(s->attach_poll(&get), session::poll_result::ok);
+    EXPECT_EQ(packets_of(s->take_poll_payload()), numbered(16, 32));
+    ASSERT_EQ(s->attach_poll(&get), session::poll_result::ok);
+    EXPECT_EQ(packets_of(s->take_poll_payload()), numbered(32, 40));
+    EXPECT_FALSE(s->poll_ready());
+    EXPECT_EQ(s->queued_bytes(), 0U);
+    EXPECT_FALSE(s->closed());
+}
+
+TEST_F(session_fixture, a_capped_goodbye_keeps_its_order_and_the_close_comes_last) {
+    auto s = make(transport_kind::polling);
+    for (int i = 0; i < 20; ++i) {
+        s->send(make_text(packet_type::message, "m" + std::to_string(i)));
+    }
+    s->close(close_reason::server_close); // queues "4bye" (before_close)
+    fake_link get;
+    s->attach_poll(&get);
+    EXPECT_EQ(packets_of(s->take_poll_payload()), numbered(0, 16));
+    EXPECT_EQ(sessions.size(), 1U);
+    s->attach_poll(&get);
+    auto rest = numbered(16, 20);
+    rest.emplace_back("4bye");
+    EXPECT_EQ(packets_of(s->take_poll_payload()), rest);
+    s->attach_poll(&get);
+    EXPECT_EQ(s->take_poll_payload(), "6\x1e"
+                                      "1");
+    EXPECT_EQ(sessions.size(), 0U);
+}
+
+TEST_F(session_fixture, a_capped_shutdown_keeps_a_slot_for_the_close_packet) {
+    auto s = make(transport_kind::polling);
+    for (int i = 0; i < 16; ++i) {
+        s->send(make_text(packet_type::message, "m" + std::to_string(i)));
+    }
+    fake_link get;
+    s->attach_poll(&get);
+    s->close(close_reason::shutdown); // the close goes with the data, so 15 of them first
+    EXPECT_EQ(packets_of(s->take_poll_payload()), numbered(0, 15));
+    EXPECT_EQ(sessions.size(), 1U);
+    s->attach_poll(&get);
+    auto last = numbered(15, 16);
+    last.emplace_back("1");
+    EXPECT_EQ(packets_of(s->take_poll_payload()), last);
+    EXPECT_EQ(sessions.size(), 0U);
+}
+
+TEST_F(session_fixture, a_session_already_gone_sends_15_packets_and_its_close) {
+    auto s = make(transport_kind::polling);
+    for (int i = 0; i < 20; ++i) {
+        s->send(make_text(packet_type::message, "m" + std::to_string(i)));
+    }
+    fake_link first;
+    fake_link second;
+    ASSERT_EQ(s->attach_poll(&first), session::poll_result::ok);
+    EXPECT_EQ(s->attach_poll(&second), session::poll_result::duplicate); // P6: the sid is gone
+    auto body = numbered(0, 15);
+    body.emplace_back("1");
+    EXPECT_EQ(packets_of(s->take_poll_payload()), body);
+    EXPECT_EQ(s->queued_bytes(), 0U);
+}
+
 TEST_F(session_fixture, second_concurrent_get_closes_the_session) {
     auto s = make(transport_kind::polling);
     fake_link first;
