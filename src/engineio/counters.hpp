@@ -13,7 +13,8 @@ struct counters {
     std::atomic<std::uint64_t> slow_clients{0}; // cut off past --max-send-queue
     std::atomic<std::uint64_t> protocol_errors{0};
     std::atomic<std::uint64_t> ping_timeouts{0};
-    std::atomic<std::uint64_t> dropped_packets{0}; // not delivered to a client cut off as slow
+    // Not delivered: to a client cut off as slow, or left over when a polling session was gone.
+    std::atomic<std::uint64_t> dropped_packets{0};
     std::atomic<std::int64_t> polling_sessions{0};
     std::atomic<std::int64_t> websocket_sessions{0};
 };
