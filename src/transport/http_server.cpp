@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "core/random_id.hpp"
+#include "engineio/endpoint_rules.hpp"
 #include "transport/cors.hpp"
 #include "transport/polling_link.hpp"
 #include "transport/websocket_connection.hpp"
@@ -171,10 +172,9 @@ http_response make_response(const parser_t& p, http::status status, std::string_
     return res;
 }
 
-// E4: {"code":N,"message":"..."} with 400 (403 for code 4).
-http_response engine_error(const state& st, const parser_t& p, int code, std::string_view message) {
-    auto res = make_response(p, code == 4 ? http::status::forbidden : http::status::bad_request, "application/json",
-                             "{\"code\":" + std::to_string(code) + ",\"message\":\"" + std::string(message) + "\"}");
+// E4: the error as JSON with its status; CORS headers still apply (H1).
+http_response engine_error(const state& st, const parser_t& p, const engineio::endpoint_error& e) {
+    auto res = make_response(p, static_cast<http::status>(e.http_status), "application/json", engineio::to_json(e));
     st.cors.apply(p.get()[http::field::origin], res);
     return res;
 }
@@ -253,10 +253,10 @@ asio::awaitable<outcome> poll_get(state& st, beast::tcp_stream& stream, const pa
     case engineio::session::poll_result::ok:
         break;
     case engineio::session::poll_result::duplicate: // P6
-        co_await write(stream, engine_error(st, p, 3, "Bad request"));
+        co_await write(stream, engine_error(st, p, engineio::bad_request));
         co_return outcome::close;
     case engineio::session::poll_result::wrong_transport:
-        co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
+        co_return co_await write(stream, engine_error(st, p, engineio::bad_request));
     }
     stream.expires_never();
     bool watch_peer = true;
@@ -308,16 +308,14 @@ asio::awaitable<outcome> poll_post(state& st, beast::tcp_stream& stream, beast::
     } guard{session.get()};
     if (p.get()[http::field::content_type].starts_with("application/octet-stream")) {
         session->on_transport_closed(engineio::close_reason::parse_error); // P4
-        co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
+        co_return co_await write(stream, engine_error(st, p, engineio::bad_request));
     }
     if (!p.is_done()) {
         auto ec = co_await read_body(st, stream, buffer, p, st.options.session.max_payload);
         if (ec == http::error::body_limit) {
             session->on_transport_closed(engineio::close_reason::transport_error); // P5
-            auto res = make_response(p, http::status::payload_too_large, "application/json",
-                                     R"({"code":3,"message":"Payload too large"})");
+            auto res = engine_error(st, p, engineio::payload_too_large);
             res.keep_alive(false);
-            st.cors.apply(p.get()[http::field::origin], res);
             co_await write(stream, std::move(res));
             co_return outcome::close;
         }
@@ -337,90 +335,23 @@ asio::awaitable<outcome> poll_post(state& st, beast::tcp_stream& stream, beast::
     co_return co_await write(stream, std::move(res));
 }
 
-// The Engine.IO endpoint: validation in the reference's order (E3), then handshake,
-// polling GET/POST, WebSocket or upgrade.
-asio::awaitable<outcome> handle_engine(state& st, shard& sh, beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                       parser_t& p, const query_params& q, endpoint ep) {
+engineio::http_method method_of(http::verb v) {
+    switch (v) {
+    case http::verb::get:
+        return engineio::http_method::get;
+    case http::verb::post:
+        return engineio::http_method::post;
+    case http::verb::options:
+        return engineio::http_method::options;
+    default:
+        return engineio::http_method::other;
+    }
+}
+
+// Handshake (E8): a new session on this shard; its sid names the shard.
+asio::awaitable<outcome> handshake(state& st, shard& sh, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                   const parser_t& p, const query_params& q, endpoint ep, bool websocket) {
     const auto& req = p.get();
-    auto origin = req[http::field::origin];
-    if (req.method() == http::verb::options && st.cors.enabled() &&
-        req.count(http::field::access_control_request_method) != 0) {
-        auto res = make_response(p, http::status::no_content, {}, {});
-        st.cors.apply_preflight(origin, req[http::field::access_control_request_headers], res);
-        co_return co_await write(stream, std::move(res)); // H2
-    }
-    bool is_polling = q.transport == "polling";
-    bool is_websocket = q.transport == "websocket";
-    bool upgrade_request = beast::websocket::is_upgrade(req);
-    if (!is_polling && !is_websocket) {
-        if (upgrade_request) {
-            co_return co_await refuse_upgrade(stream, "Transport unknown");
-        }
-        co_return co_await write(stream, engine_error(st, p, 0, "Transport unknown"));
-    }
-    if (!origin_is_valid(origin)) {
-        co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
-    }
-    if (!q.sid.empty()) {
-        auto session = sh.sessions.find(q.sid);
-        if (!session) {
-            if (upgrade_request) {
-                co_return co_await refuse_upgrade(stream, "Session ID unknown");
-            }
-            co_return co_await write(stream, engine_error(st, p, 1, "Session ID unknown"));
-        }
-        if (is_websocket) {
-            // U1: only a polling session that is not already upgrading may upgrade.
-            bool valid_ws = upgrade_request && !websocket_request_error(req[http::field::sec_websocket_version],
-                                                                        req[http::field::sec_websocket_key]);
-            if (!valid_ws) {
-                if (upgrade_request) {
-                    co_return co_await refuse_upgrade(stream, "Bad request");
-                }
-                co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
-            }
-            if (session->transport() != engineio::transport_kind::polling || session->upgrading() ||
-                session->closed()) {
-                // U7: accepted at the HTTP level, then closed at once, as the reference does.
-                co_return co_await accept_and_close(st, stream, p);
-            }
-            co_return co_await accept_websocket(st, sh, stream, buffer, p, session, true, q.b64);
-        }
-        if (session->transport() != engineio::transport_kind::polling) {
-            co_return co_await write(stream, engine_error(st, p, 3, "Bad request")); // U7
-        }
-        if (req.method() == http::verb::get) {
-            co_return co_await poll_get(st, stream, p, session);
-        }
-        if (req.method() == http::verb::post) {
-            co_return co_await poll_post(st, stream, buffer, p, session);
-        }
-        auto res = make_response(p, http::status::internal_server_error, {}, {}); // P11
-        st.cors.apply(origin, res);
-        co_return co_await write(stream, std::move(res));
-    }
-    if (req.method() != http::verb::get) {
-        co_return co_await write(stream, engine_error(st, p, 2, "Bad handshake method"));
-    }
-    if (is_websocket && !upgrade_request) {
-        co_return co_await write(stream, engine_error(st, p, 3, "Bad request"));
-    }
-    if (q.eio != "4") {
-        if (upgrade_request) {
-            co_return co_await refuse_upgrade(stream, "Unsupported protocol version");
-        }
-        co_return co_await write(stream, engine_error(st, p, 5, "Unsupported protocol version"));
-    }
-    if (is_websocket) {
-        if (auto why =
-                websocket_request_error(req[http::field::sec_websocket_version], req[http::field::sec_websocket_key])) {
-            co_return co_await refuse_upgrade(stream, *why);
-        }
-    }
-    if (sh.stopping) {
-        co_return co_await write(stream, engine_error(st, p, 4, "Server is shutting down"));
-    }
-    // Handshake (E8): a new session on this shard; its sid names the shard.
     engineio::handshake_info info;
     boost::system::error_code ec;
     auto remote = stream.socket().remote_endpoint(ec);
@@ -431,13 +362,13 @@ asio::awaitable<outcome> handle_engine(state& st, shard& sh, beast::tcp_stream& 
         info.query = std::string(target.substr(qm + 1));
     }
     auto session = std::make_shared<engineio::session>(sh.ctx.get_executor(), core::random_id(sh.index),
-                                                       is_websocket ? engineio::transport_kind::websocket
-                                                                    : engineio::transport_kind::polling,
+                                                       websocket ? engineio::transport_kind::websocket
+                                                                 : engineio::transport_kind::polling,
                                                        st.options.session, std::move(info));
     session->set_handler(sh.make_handler(*session, ep));
     sh.sessions.add(session);
     core::log::debug("session_open", {{"sid", session->sid()}, {"transport", q.transport}});
-    if (is_websocket) {
+    if (websocket) {
         co_return co_await accept_websocket(st, sh, stream, buffer, p, session, false, q.b64);
     }
     session->open();
@@ -447,8 +378,69 @@ asio::awaitable<outcome> handle_engine(state& st, shard& sh, beast::tcp_stream& 
         res.set(http::field::set_cookie,
                 st.options.cookie_name + "=" + session->sid() + "; Path=/; HttpOnly; SameSite=Lax");
     }
-    st.cors.apply(origin, res);
+    st.cors.apply(req[http::field::origin], res);
     co_return co_await write(stream, std::move(res));
+}
+
+// The Engine.IO endpoint: gathers the request's facts, lets engineio decide (endpoint_rules.hpp)
+// and carries the decision out.
+asio::awaitable<outcome> handle_engine(state& st, shard& sh, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                       parser_t& p, const query_params& q, endpoint ep) {
+    const auto& req = p.get();
+    auto origin = req[http::field::origin];
+    engineio::endpoint_request facts;
+    facts.method = method_of(req.method());
+    facts.eio = q.eio;
+    facts.transport = q.transport;
+    facts.sid = q.sid;
+    facts.upgrade = beast::websocket::is_upgrade(req);
+    std::optional<std::string> websocket_error;
+    if (facts.upgrade) {
+        websocket_error =
+            websocket_request_error(req[http::field::sec_websocket_version], req[http::field::sec_websocket_key]);
+        facts.websocket_error = websocket_error ? std::string_view(*websocket_error) : std::string_view();
+    }
+    facts.origin_valid = origin_is_valid(origin);
+    facts.preflight = req.count(http::field::access_control_request_method) != 0;
+    facts.cors_enabled = st.cors.enabled();
+    facts.stopping = sh.stopping;
+    std::shared_ptr<engineio::session> session;
+    if (!q.sid.empty()) {
+        session = sh.sessions.find(q.sid);
+        if (session) {
+            facts.session = engineio::session_facts{session->transport(), session->upgrading(), session->closed()};
+        }
+    }
+    auto decision = engineio::decide(facts);
+    switch (decision.action) {
+    case engineio::endpoint_action::preflight: {
+        auto res = make_response(p, http::status::no_content, {}, {});
+        st.cors.apply_preflight(origin, req[http::field::access_control_request_headers], res);
+        co_return co_await write(stream, std::move(res)); // H2
+    }
+    case engineio::endpoint_action::handshake_polling:
+        co_return co_await handshake(st, sh, stream, buffer, p, q, ep, false);
+    case engineio::endpoint_action::handshake_websocket:
+        co_return co_await handshake(st, sh, stream, buffer, p, q, ep, true);
+    case engineio::endpoint_action::poll_get:
+        co_return co_await poll_get(st, stream, p, session);
+    case engineio::endpoint_action::poll_post:
+        co_return co_await poll_post(st, stream, buffer, p, session);
+    case engineio::endpoint_action::upgrade:
+        co_return co_await accept_websocket(st, sh, stream, buffer, p, session, true, q.b64);
+    case engineio::endpoint_action::accept_and_close:
+        co_return co_await accept_and_close(st, stream, p);
+    case engineio::endpoint_action::unsupported_method: {
+        auto res = make_response(p, http::status::internal_server_error, {}, {});
+        st.cors.apply(origin, res);
+        co_return co_await write(stream, std::move(res));
+    }
+    case engineio::endpoint_action::reject:
+        co_return co_await write(stream, engine_error(st, p, decision.error));
+    case engineio::endpoint_action::refuse_upgrade:
+        co_return co_await refuse_upgrade(stream, decision.error.message);
+    }
+    co_return outcome::close; // not reached: every action is handled above
 }
 
 // Routes that are not the Engine.IO endpoint.
