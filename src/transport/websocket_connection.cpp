@@ -2,6 +2,7 @@
 
 #include "core/base64.hpp"
 #include "core/log.hpp"
+#include "engineio/websocket_inbound.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -172,48 +173,30 @@ void websocket_connection::on_frame(const ws_message& m) {
         // Echo the close (RFC 6455 section 5.5.1), then end.
         fail(m.close_code == 1005 ? 0 : m.close_code);
         return;
-    case ws_opcode::text: {
-        auto p = engineio::decode_text(m.payload, scratch_);
-        if (!p) {
-            if (probe_) {
-                fail(0);
-            } else {
-                session_->close(engineio::close_reason::parse_error); // W8
-            }
-            return;
-        }
-        on_engine_packet(*p);
-        return;
-    }
+    case ws_opcode::text:
     case ws_opcode::binary:
-        on_engine_packet({engineio::packet_type::message, true, m.payload});
+        on_engine_message(m);
         return;
     default:
         return;
     }
 }
 
-void websocket_connection::on_engine_packet(const engineio::packet& p) {
-    if (!probe_) {
-        if (session_->is_active(this)) {
-            session_->on_packet(p);
-        }
+// Engine.IO decides what the message means (websocket_inbound.hpp); this only acts on it.
+void websocket_connection::on_engine_message(const ws_message& m) {
+    switch (
+        engineio::on_websocket_message(*session_, this, probe_, m.payload, m.opcode == ws_opcode::binary, scratch_)) {
+    case engineio::websocket_step::none:
         return;
-    }
-    if (!session_->is_probe(this)) {
-        fail(0);
+    case engineio::websocket_step::reply_probe:
+        queue_control(0x1, engineio::probe_reply);
         return;
-    }
-    switch (session_->on_probe_packet(p)) {
-    case engineio::session::probe_action::reply_probe:
-        queue_control(0x1, "3probe");
-        return;
-    case engineio::session::probe_action::upgraded:
+    case engineio::websocket_step::upgraded:
         probe_ = false; // the session now writes through us (U4)
         wake();
         return;
-    case engineio::session::probe_action::abort:
-        fail(0); // U5
+    case engineio::websocket_step::close:
+        fail(0);
         return;
     }
 }

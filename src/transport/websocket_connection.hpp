@@ -50,7 +50,7 @@ private:
     void on_readable(const boost::system::error_code& ec);
     std::uint16_t consume(char* data, std::size_t size);
     void on_frame(const ws_message& m);
-    void on_engine_packet(const engineio::packet& p);
+    void on_engine_message(const ws_message& m);
     void queue_control(std::uint8_t opcode, std::string_view payload);
     void fail(std::uint16_t code);
     void write(std::size_t queued_bytes);
