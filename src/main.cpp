@@ -129,6 +129,10 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
     m.gauge("kamea_rooms", "Rooms with at least one socket", {series{"", load(sio.rooms)}});
     m.gauge("kamea_subscriptions", "Live telemetry subscriptions",
             {series{"", load(app::telemetry::subscription_gauge())}});
+    m.counter("kamea_events_rate_limited_total", "/devices events refused past --max-event-rate",
+              {series{"", load(app::global_event_rate_counters().refused)}});
+    m.counter("kamea_event_rate_disconnects_total", "Sockets disconnected for going on past --max-event-rate",
+              {series{"", load(app::global_event_rate_counters().disconnects)}});
     m.counter("kamea_telemetries_in_total", "Telemetries accepted for delivery",
               {series{"", load(fanout.stats().telemetries_in)}});
     m.counter("kamea_messages_out_total", "Telemetry messages queued to sockets",
@@ -287,7 +291,8 @@ int main(int argc, char** argv) {
             a.sio->add_namespace("/custom", std::make_unique<app::conformance_namespace>());
         }
         a.sio->add_namespace(std::string(app::devices_namespace_name),
-                             std::make_unique<app::devices_namespace>(*a.telemetries));
+                             std::make_unique<app::devices_namespace>(
+                                 *a.telemetries, app::event_rate_options{cfg.max_event_rate, cfg.event_burst}));
         sh.make_handler = [s = a.sio.get()](engineio::session& session,
                                             transport::endpoint ep) -> std::unique_ptr<engineio::session_handler> {
             if (ep == transport::endpoint::engineio_echo) {

@@ -84,6 +84,12 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("reauth-interval", c.reauth_interval, "Seconds between re-authorizations of each subscription (0 = off)");
     add("max-subscriptions-per-socket", c.max_subscriptions_per_socket, "Most device subscriptions one socket may hold")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
+    add("max-event-rate", c.max_event_rate,
+        "Events a second one /devices socket may send (past it: bad_request; a socket that goes on, "
+        "--event-burst refusals in a row, is disconnected; 0 = no limit)")
+        ->check(CLI::Range(0U, 1000000U));
+    add("event-burst", c.event_burst, "Events a /devices socket may send at once within --max-event-rate")
+        ->check(CLI::Range(1U, 1000000U));
     add("ingest-token", c.ingest_tokens,
         "Bearer token(s) accepted by POST /internal/v1/telemetries, comma-separated for a rotation "
         "(empty = none required)")

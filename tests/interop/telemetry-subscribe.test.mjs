@@ -12,6 +12,7 @@ import {
     connectDevices,
     emitAck,
     ingest,
+    readMetric,
     record,
     startKamea,
     startStandin,
@@ -295,6 +296,56 @@ describe('--max-subscriptions-per-socket', () => {
             assert.equal(res.status, 202);
             assert.deepEqual(await sink.until(1), [{ deviceId: d3, tenantId: TENANT, v: 1 }]);
             socket.disconnect();
+        });
+    }
+});
+
+describe('--max-event-rate 5 --event-burst 10', () => {
+    let limited;
+
+    before(async () => {
+        limited = await startKamea(api.url, ['--max-event-rate', '5', '--event-burst', '10']);
+    });
+
+    after(async () => {
+        await limited?.stop();
+    });
+
+    for (const [name, transportOptions] of TRANSPORTS) {
+        test(`past the burst, events get bad_request; a socket that goes on is disconnected; others are served (${name})`, async () => {
+            const token = uid('allow');
+            const flooder = await connectedClient(`${limited.url}/devices`, { auth: { token }, ...transportOptions });
+            const neighbour = await connectedClient(`${limited.url}/devices`, { auth: { token }, ...transportOptions });
+            const rec = record(flooder);
+            const refusedBefore = await readMetric(limited, 'kamea_events_rate_limited_total');
+            const cutBefore = await readMetric(limited, 'kamea_event_rate_disconnects_total');
+            // The burst: ten events at once are all served.
+            const served = await Promise.all(Array.from({ length: 10 },
+                (_, i) => emitAck(flooder, 'telemetries:unsubscribe', { deviceId: `d${i}` })));
+            assert.deepEqual(served, Array(10).fill({ status: 'ok' }));
+            // The eleventh, at once, is refused with a clear error and the socket stays.
+            const refused = await emitAck(flooder, 'telemetries:unsubscribe', { deviceId: 'd10' });
+            assert.equal(refused.status, 'error', JSON.stringify(refused));
+            assert.equal(refused.error, 'bad_request');
+            assert.match(refused.message, /too many events: at most 5 a second/);
+            await rec.waitCount('bad_request', 1);
+            assert.equal(rec.named('bad_request')[0].args[0].event, 'telemetries:unsubscribe');
+            assert.ok(flooder.connected);
+            // Going on (ten refusals in a row) cuts the socket off for good.
+            const disconnected = new Promise((resolve) => flooder.once('disconnect', resolve));
+            for (let i = 0; i < 20; i++) {
+                flooder.emit('anything', i);
+            }
+            assert.equal(await disconnected, 'io server disconnect');
+            assert.ok(await readMetric(limited, 'kamea_events_rate_limited_total') >= refusedBefore + 10);
+            assert.equal(await readMetric(limited, 'kamea_event_rate_disconnects_total'), cutBefore + 1);
+            // The neighbour, same token, same process, has its own budget.
+            const device = uid('dev');
+            assert.deepEqual(await subscribe(neighbour, device, TENANT), { status: 'ok' });
+            const sink = telemetrySink(neighbour);
+            assert.equal((await ingest(limited, { deviceId: device, tenantId: TENANT, v: 1 })).status, 202);
+            assert.deepEqual(await sink.until(1), [{ deviceId: device, tenantId: TENANT, v: 1 }]);
+            neighbour.disconnect();
         });
     }
 });

@@ -3,6 +3,10 @@
 #include "app/telemetry/subscriptions.hpp"
 #include "core/log.hpp"
 
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+
 namespace kamea::app {
 namespace {
 
@@ -53,11 +57,52 @@ std::optional<std::string> devices_namespace::on_connect(socketio::socket& s, co
     auto state = std::make_shared<telemetry::socket_state>();
     state->token = std::move(*token);
     s.data = std::move(state);
+    rates_.insert_or_assign(&s, event_rate(rate_options_, std::chrono::steady_clock::now()));
     core::log::debug("socket_connected", {{"sid", s.session().sid()}, {"socket", s.id()}});
     return std::nullopt;
 }
 
+event_rate_counters& global_event_rate_counters() {
+    static event_rate_counters c;
+    return c;
+}
+
+bool devices_namespace::within_rate(socketio::socket& s, const socketio::event& e) {
+    auto it = rates_.find(&s);
+    if (it == rates_.end()) {
+        return true;
+    }
+    auto verdict = it->second.on_event(std::chrono::steady_clock::now());
+    if (verdict == event_verdict::accept) {
+        return true;
+    }
+    auto& counters = global_event_rate_counters();
+    counters.refused.fetch_add(1, std::memory_order_relaxed);
+    if (verdict == event_verdict::disconnect) {
+        counters.disconnects.fetch_add(1, std::memory_order_relaxed);
+        core::log::warn("event_rate_disconnect",
+                        {{"socket", s.id()}, {"rate", rate_options_.rate}, {"burst", rate_options_.burst}});
+        s.disconnect(true);
+        return false;
+    }
+    auto message = "too many events: at most " + std::to_string(rate_options_.rate) + " a second";
+    boost::json::object body{{"message", message}};
+    // Our own event names only: an attacker's name is not echoed.
+    if (e.name == "telemetries" || e.name == "telemetries:unsubscribe") {
+        body["event"] = e.name;
+    }
+    s.emit("bad_request", boost::json::serialize(body));
+    if (e.ack_id) {
+        s.ack(*e.ack_id, boost::json::serialize(
+                             boost::json::object{{"status", "error"}, {"error", "bad_request"}, {"message", message}}));
+    }
+    return false;
+}
+
 void devices_namespace::on_event(socketio::socket& s, const socketio::event& e) {
+    if (!within_rate(s, e)) {
+        return;
+    }
     if (e.name == "telemetries") {
         telemetries_.subscribe(s, e);
     } else if (e.name == "telemetries:unsubscribe") {
@@ -68,6 +113,7 @@ void devices_namespace::on_event(socketio::socket& s, const socketio::event& e) 
 
 void devices_namespace::on_disconnect(socketio::socket& s, std::string_view reason) {
     telemetries_.forget(s);
+    rates_.erase(&s);
     core::log::debug("socket_disconnected", {{"socket", s.id()}, {"reason", reason}});
 }
 

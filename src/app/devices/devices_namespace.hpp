@@ -3,10 +3,12 @@
 // of each data type routed to its handler (today: telemetries). Adding a data type is adding
 // a handler and its events here.
 
+#include "app/devices/event_rate.hpp"
 #include "socketio/namespace_handler.hpp"
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace kamea::app {
 
@@ -22,13 +24,19 @@ class subscriptions;
 
 class devices_namespace : public socketio::namespace_handler {
 public:
-    explicit devices_namespace(telemetry::subscriptions& telemetries) : telemetries_(telemetries) {}
+    devices_namespace(telemetry::subscriptions& telemetries, event_rate_options rate)
+        : telemetries_(telemetries), rate_options_(rate) {}
     std::optional<std::string> on_connect(socketio::socket& s, const boost::json::object& auth) override;
     void on_event(socketio::socket& s, const socketio::event& e) override;
     void on_disconnect(socketio::socket& s, std::string_view reason) override;
 
 private:
+    // Whether event `e` is within the socket's rate; refuses it (and may disconnect) if not.
+    bool within_rate(socketio::socket& s, const socketio::event& e);
+
     telemetry::subscriptions& telemetries_;
+    event_rate_options rate_options_;
+    std::unordered_map<const socketio::socket*, event_rate> rates_; // connected sockets
 };
 
 } // namespace kamea::app
