@@ -12,6 +12,7 @@
 #include "bus/amqp_bus.hpp"
 #include "bus/in_process_bus.hpp"
 #include "core/config.hpp"
+#include "core/core_dumps.hpp"
 #include "core/huge_page_heap.hpp"
 #include "core/log.hpp"
 #include "engineio/counters.hpp"
@@ -228,6 +229,7 @@ std::unique_ptr<core::bus> make_bus(const core::config& cfg, bus::amqp_stats& st
 
 int main(int argc, char** argv) {
     core::request_huge_page_heap(argv); // may start the program again, once
+    core::set_core_dumps(false);        // before any secret is read (flags, files)
     if (argc == 2 && std::string_view(argv[1]) == "--config-markdown") {
         // The table of docs/configuration.md, from the same declarations as --help.
         std::cout << core::config_markdown();
@@ -243,6 +245,9 @@ int main(int argc, char** argv) {
         return e.exit_code;
     }
     core::log::init(cfg.log_level);
+    if (cfg.core_dumps) {
+        core::set_core_dumps(true);
+    }
 
     std::unique_ptr<boost::asio::ssl::context> tls;
     try {

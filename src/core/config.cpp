@@ -124,6 +124,9 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("ready-requires-bus", c.ready_requires_bus,
         "Answer 503 on /health/ready while the bus is down (off: a shared broker must not take "
         "every replica out of the balancer)");
+    add("core-dumps", c.core_dumps,
+        "Let the process dump core (off: a dump would hold every live bearer token; also keeps "
+        "ptrace and /proc/<pid>/mem closed to other processes of the same user)");
     add("doc-dir", c.doc_dir, "Directory of the /doc page and AsyncAPI files (empty = doc/ next to the executable)");
     add("log-level", c.log_level, "Log level")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

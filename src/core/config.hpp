@@ -44,6 +44,7 @@ struct config {
 
     // Subscriptions and ingestion (contract sections 4 and 7).
     std::size_t max_subscriptions_per_socket = 100;
+    bool core_dumps = false; // a dump would hold every live token
     unsigned max_event_rate = 100;          // events a second per /devices socket; 0 = no limit
     unsigned event_burst = 200;             // events a socket may send at once within that rate
     std::vector<std::string> ingest_tokens; // any of them; empty = no token required; secrets

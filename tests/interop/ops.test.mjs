@@ -170,3 +170,22 @@ test('while draining after SIGTERM, /health/ready answers 503 and /health/live s
     assert.equal(refused.status, 403, 'new sessions are refused while draining');
     await s.stop();
 });
+
+// A core dump would hold every live token (contract section 9). A process that is not
+// dumpable has its /proc/<pid> files owned by root whoever runs it: so the server runs as
+// nobody here, and the owner of its /proc/<pid>/status tells what the kernel holds.
+const NOBODY = 65534;
+const asRoot = process.getuid?.() === 0;
+test('the server is not dumpable unless --core-dumps true', { skip: !asRoot && 'needs root to start the server as nobody' }, async () => {
+    const { startServer } = await import('./server.mjs');
+    const owner = (s) => fs.statSync(`/proc/${s.proc.pid}/status`).uid;
+    const closed = await startServer([], { uid: NOBODY });
+    const open = await startServer(['--core-dumps', 'true'], { uid: NOBODY });
+    try {
+        assert.equal(owner(closed), 0, 'not dumpable: /proc/<pid> belongs to root');
+        assert.equal(owner(open), NOBODY, '--core-dumps true: dumpable again');
+    } finally {
+        await closed.stop();
+        await open.stop();
+    }
+});

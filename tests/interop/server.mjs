@@ -31,7 +31,7 @@ export const STEP_TIMEOUT = 10_000;
  *   added to this process's environment for the server
  * @returns {Promise<KameaServer>}
  */
-export async function startServer(flags = [], { port = 0, env = {} } = {}) {
+export async function startServer(flags = [], { port = 0, env = {}, uid } = {}) {
     const args = [
         '--public-host', '127.0.0.1',
         '--public-port', String(port),
@@ -43,7 +43,9 @@ export async function startServer(flags = [], { port = 0, env = {} } = {}) {
         ...(flags.includes('--shutdown-grace') ? [] : ['--shutdown-grace', '1000']),
         ...flags,
     ];
-    const proc = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    // uid (root only): the server runs as that user, with the same numeric group.
+    const user = uid === undefined ? {} : { uid, gid: uid };
+    const proc = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, ...user });
     killOnExit(proc); // a test file that crashes must not leave servers behind
     const server = new KameaServer(proc, args);
     try {
