@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run run-cluster test unit interop fuzz sanitize bench conformance clean format abuse faults
+.PHONY: all deps build run run-cluster test sanitize fuzz bench abuse faults clean
 
 all: build
 
