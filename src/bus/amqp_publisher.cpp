@@ -249,6 +249,18 @@ void amqp_publisher::serve(amqp_connection& c) {
     }
 }
 
+// The requests taken for this turn and not sent go back to the front of the queue, in order
+// (the reconnect answers them `unavailable`), and the connection is given up.
+void amqp_publisher::fail_unsent(std::deque<request> unsent, const char* what, int status) {
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = unsent.rbegin(); it != unsent.rend(); ++it) {
+            queue_.push_front(std::move(*it));
+        }
+    }
+    throw amqp_failure(std::string(what) + ": " + amqp_error_string2(status));
+}
+
 void amqp_publisher::send_queued(amqp_connection& c) {
     std::deque<request> queued;
     std::deque<probe> probes;
@@ -270,11 +282,7 @@ void amqp_publisher::send_queued(amqp_connection& c) {
         int status =
             publish_one(c, options_.exchange, p.routing_key, probe_header, static_cast<std::int64_t>(p.id), "probe");
         if (status != AMQP_STATUS_OK) {
-            std::lock_guard lock(mutex_);
-            for (auto it = queued.rbegin(); it != queued.rend(); ++it) {
-                queue_.push_front(std::move(*it)); // not sent: answered `unavailable`
-            }
-            throw amqp_failure(std::string("publishing a probe: ") + amqp_error_string2(status));
+            fail_unsent(std::move(queued), "publishing a probe", status);
         }
         probe_sent_.store(p.id, std::memory_order_release);
     }
@@ -286,11 +294,7 @@ void amqp_publisher::send_queued(amqp_connection& c) {
             int status = publish_one(c, options_.exchange, r.fence_key, fence_header,
                                      static_cast<std::int64_t>(r.fence_id), "fence");
             if (status != AMQP_STATUS_OK) {
-                std::lock_guard lock(mutex_);
-                for (auto it = queued.rbegin(); it != queued.rend(); ++it) {
-                    queue_.push_front(std::move(*it)); // not sent: answered `unavailable`
-                }
-                throw amqp_failure(std::string("publishing a fence: ") + amqp_error_string2(status));
+                fail_unsent(std::move(queued), "publishing a fence", status);
             }
             continue;
         }
@@ -304,11 +308,7 @@ void amqp_publisher::send_queued(amqp_connection& c) {
             auto ns = t.ingested_ns != 0 ? t.ingested_ns : steady_ns();
             int status = publish_one(c, options_.exchange, routing_key(t.key), ingested_header, ns, t.json);
             if (status != AMQP_STATUS_OK) {
-                std::lock_guard lock(mutex_);
-                for (auto it = queued.rbegin(); it != queued.rend(); ++it) {
-                    queue_.push_front(std::move(*it)); // not sent: answered `unavailable`
-                }
-                throw amqp_failure(std::string("publishing: ") + amqp_error_string2(status));
+                fail_unsent(std::move(queued), "publishing", status);
             }
         }
     }

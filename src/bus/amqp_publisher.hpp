@@ -63,6 +63,7 @@ private:
     void run();
     void serve(amqp_connection& c);
     void send_queued(amqp_connection& c);
+    [[noreturn]] void fail_unsent(std::deque<request> unsent, const char* what, int status);
     void read_frames(amqp_connection& c);
     void settle(std::uint64_t tag, bool multiple, bool nack);
     void set_accepting(bool on);

@@ -45,7 +45,7 @@ public:
 // but python-engineio (3.10 and later; 4.3 in Debian 12, under python3-socketio) refuses a
 // payload of more than 16 packets and drops the session ("Too many packets in payload"), so
 // a burst goes out in slices of 16 and the client's next GET, sent as soon as it has read a
-// response, takes the next one. docs/interop.md; tests/interop/python-client.test.mjs.
+// response, takes the next one. Tested in tests/interop/python-client.test.mjs.
 constexpr std::size_t max_packets_per_poll = 16;
 
 struct session_options {

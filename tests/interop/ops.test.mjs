@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { closeAllClients, connectedClient, emitWithAck, nextEvent, SERVER_BIN } from './server.mjs';
+import { closeAllClients, connectedClient, emitWithAck, nextEvent, SERVER_BIN, startServer } from './server.mjs';
 import { ingest, startKamea, startStandin } from './standin.mjs';
 
 let api;
@@ -177,7 +177,6 @@ test('while draining after SIGTERM, /health/ready answers 503 and /health/live s
 const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
 test('the server is not dumpable unless --core-dumps true', { skip: !asRoot && 'needs root to start the server as nobody' }, async () => {
-    const { startServer } = await import('./server.mjs');
     const owner = (s) => fs.statSync(`/proc/${s.proc.pid}/status`).uid;
     const closed = await startServer([], { uid: NOBODY });
     const open = await startServer(['--core-dumps', 'true'], { uid: NOBODY });

@@ -183,13 +183,6 @@ after(async () => {
     await api?.close();
 });
 
-/** The value of one labelled series of metric `name`, or undefined. */
-async function metricSeries(srv, name, labels) {
-    const text = await (await fetch(`${srv.internalUrl}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
-    return line === undefined ? undefined : Number(line.split(' ').pop());
-}
-
 async function post(body) {
     const res = await ingest(server, body);
     assert.equal(res.status, 202, `ingest answered ${res.status} ${res.text}`);
@@ -388,7 +381,7 @@ describe('client-side disconnect', () => {
             await waitUntil(async () => (await sockets()) === 1, 'the socket counted');
             assert.deepEqual(await c.request({ cmd: 'disconnect' }), { reply: 'disconnect' });
             await waitUntil(async () => (await sockets()) === 0, 'the socket gone');
-            const sessions = async (t) => metricSeries(own, 'kamea_connections', `transport="${t}"`);
+            const sessions = async (t) => readMetric(own, 'kamea_connections', `transport="${t}"`);
             await waitUntil(async () => (await sessions('polling')) === 0 && (await sessions('websocket')) === 0,
                 'the Engine.IO session gone');
             assert.equal(c.events('disconnect').length, 1);

@@ -39,10 +39,15 @@ export async function startKamea(apiUrl, flags = [], options = {}) {
     return server;
 }
 
-/** The value of metric `name` (its first series) in the server's /metrics, or undefined. */
-export async function readMetric(server, name) {
+/**
+ * The value of metric `name` in the server's /metrics: its series with exactly `labels`
+ * (e.g. 'result="allowed"') when given, else its first series; undefined when absent.
+ */
+export async function readMetric(server, name, labels) {
     const text = await (await fetch(`${server.internalUrl}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    const line = text.split('\n').find((l) => (labels === undefined
+        ? l.startsWith(`${name} `) || l.startsWith(`${name}{`)
+        : l.startsWith(`${name}{${labels}} `)));
     return line === undefined ? undefined : Number(line.split(' ').pop());
 }
 

@@ -1,5 +1,7 @@
 #include "app/authorization/keep_alive.hpp"
 
+#include <boost/beast/core/string.hpp>
+
 #include <charconv>
 
 namespace kamea::app::authorization {
@@ -16,19 +18,6 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 } // namespace
 
 std::optional<std::chrono::seconds> keep_alive_timeout(std::string_view header) {
@@ -37,7 +26,7 @@ std::optional<std::chrono::seconds> keep_alive_timeout(std::string_view header) 
         auto param = trim(header.substr(0, comma));
         header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
         auto eq = param.find('=');
-        if (eq == std::string_view::npos || !equals_ignoring_case(trim(param.substr(0, eq)), "timeout")) {
+        if (eq == std::string_view::npos || !boost::beast::iequals(trim(param.substr(0, eq)), "timeout")) {
             continue;
         }
         auto value = trim(param.substr(eq + 1));
