@@ -4,6 +4,7 @@
 #include "core/random_id.hpp"
 #include "engineio/endpoint_rules.hpp"
 #include "transport/cors.hpp"
+#include "transport/linger.hpp"
 #include "transport/polling_link.hpp"
 #include "transport/websocket_connection.hpp"
 #include "transport/websocket_handshake.hpp"
@@ -116,18 +117,17 @@ namespace {
 
 using state = http_server::state;
 
-// Closing with request bytes still unread (a body refused with 413, a malformed request) makes
-// the kernel send a reset, which can discard our answer before the client has read it. So:
-// half-close, then read and drop what the client still sends, bounded in time and in bytes.
+// After an answer with request bytes unread (a body refused with 413, a malformed request):
+// see linger.hpp.
 asio::awaitable<void> linger_close(beast::tcp_stream& stream) {
     boost::system::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) {
         co_return;
     }
-    stream.expires_after(std::chrono::seconds(2));
+    stream.expires_after(linger_time);
     std::array<char, 8192> sink{};
-    for (std::size_t total = 0; total < 4 * 1024 * 1024;) {
+    for (std::size_t total = 0; total < linger_bytes;) {
         auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), nothrow);
         if (rec) {
             break;

@@ -3,6 +3,7 @@
 #include "core/base64.hpp"
 #include "core/log.hpp"
 #include "engineio/websocket_inbound.hpp"
+#include "transport/linger.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -350,11 +351,48 @@ void websocket_connection::on_write(const boost::system::error_code& ec) {
         return;
     }
     if (close_sent_) {
-        socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-        socket_.cancel(ignored); // ends the readable-wait
+        linger();
         return;
     }
     flush(); // whatever was queued during the write
+}
+
+// After the close frame (linger.hpp): half-close, then drop what the client still sends until
+// it closes too, for at most linger_time and linger_bytes; the last handler to return ends the
+// connection.
+void websocket_connection::linger() {
+    boost::system::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    socket_.cancel(ignored); // ends the session's readable-wait
+    linger_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor(), linger_time);
+    linger_timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (!ec) {
+            boost::system::error_code e;
+            self->socket_.cancel(e); // the client kept sending: give up on it
+        }
+    });
+    drain();
+}
+
+void websocket_connection::drain() {
+    socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                           if (ec) {
+                               self->linger_timer_->cancel();
+                               return;
+                           }
+                           ssize_t n = ::recv(self->socket_.native_handle(), self->shard_.read_scratch.data(),
+                                              self->shard_.read_scratch.size(), MSG_DONTWAIT);
+                           if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                               self->drain();
+                               return;
+                           }
+                           if (n <= 0 || (self->lingered_ += static_cast<std::size_t>(n)) >= linger_bytes) {
+                               self->linger_timer_->cancel(); // the client closed too, or sent too much
+                               return;
+                           }
+                           self->drain();
+                       });
 }
 
 // E17: a close frame (with the status code of a protocol error, if any), then the end.

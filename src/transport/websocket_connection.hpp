@@ -59,6 +59,8 @@ private:
     void on_write(const boost::system::error_code& ec);
     bool ended() const;
     void send_close_frame();
+    void linger();
+    void drain();
     void observe_latency();
 
     shard& shard_;
@@ -92,6 +94,8 @@ private:
     msghdr msg_{};
     std::vector<boost::asio::const_buffer> paced_; // conformance: frames still to write one by one
     std::unique_ptr<boost::asio::steady_timer> pace_timer_;
+    std::unique_ptr<boost::asio::steady_timer> linger_timer_; // only once the close frame is out
+    std::size_t lingered_ = 0;                                // bytes dropped since
 };
 
 } // namespace kamea::transport
