@@ -119,7 +119,7 @@ describe('doc/asyncapi.yaml', () => {
         const receivedNames = receives.flatMap((o) => o.names);
 
         // Client -> server, each with its ack (the operation's reply).
-        for (const event of ['connect', 'telemetries', 'telemetries:unsubscribe']) {
+        for (const event of ['connect', 'telemetries', 'telemetries:unsubscribe', 'auth:refresh']) {
             const op = sends.find((o) => o.names.includes(event));
             assert.ok(op, `a send operation carries the client's "${event}"`);
             assert.ok(op.replyMessages.length > 0, `"${event}" has a reply (its ack or answer)`);
@@ -205,6 +205,16 @@ describe('doc/asyncapi.yaml', () => {
         }
         assert.ok(!ack({ status: 'error', error: 'teapot', message: 'why' }));
         assert.ok(!ack({ status: 'error', error: 'bad_request' }), 'an error ack has a message');
+        const refreshAck = ackOf('auth:refresh');
+        assert.ok(refreshAck({ status: 'ok' }));
+        for (const error of ['bad_request', 'access_denied', 'internal_server_error']) {
+            assert.ok(refreshAck({ status: 'error', error, message: 'why' }), `auth:refresh ack with error ${error}`);
+        }
+        const refresh = validator('refreshToken');
+        assert.ok(refresh({ token: 'eyJ.a.b' }));
+        assert.ok(!refresh({ token: '' }) && !refresh({}) && !refresh({ token: 'x'.repeat(8193) }));
+        assert.ok(badRequest({ event: 'auth:refresh', message: 'token too long (at most 8192 bytes)' }));
+        assert.ok(connectError({ message: 'Unauthorized: bearer token too long' }));
         const unsubscribeAck = ackOf('telemetries:unsubscribe');
         assert.ok(unsubscribeAck({ status: 'ok' }));
         assert.ok(unsubscribeAck({ status: 'error', error: 'bad_request', message: 'deviceId is required' }));

@@ -20,6 +20,25 @@ const pem = (v) => (/-----BEGIN /.test(v) ? v : fs.readFileSync(v));
 // At most the first 4 characters of a token, and never all of a short one.
 const tokenHint = (t) => t.slice(0, Math.min(4, t.length - 1));
 
+/** The claims of a token shaped like a JWT (three base64url parts, the middle one a JSON
+ * object), else null. The signature is not checked: this is a stand-in. */
+export function jwtClaims(token) {
+    const parts = token.split('.');
+    if (parts.length !== 3 || !/^[A-Za-z0-9_-]+$/.test(parts[1])) return null;
+    try {
+        const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+        return typeof claims === 'object' && claims !== null && !Array.isArray(claims) ? claims : null;
+    } catch {
+        return null;
+    }
+}
+
+/** A JWT-shaped test token with these claims, e.g. {sub: 'allow-u1', exp: <seconds>}. */
+export function makeJwt(claims) {
+    const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.stand-in`;
+}
+
 /** Validates {"tokens": {"<token>": {status?, body?, rawBody?, delayMs?}}}; returns the map. */
 function loadRules(rules) {
     if (rules == null) return {};
@@ -122,6 +141,13 @@ export async function startStandin(options = {}) {
         const ok = (authorized) => ({ status: 200, body: { authorized } });
         const rule = Object.hasOwn(rules, token) ? rules[token] : null;
         if (rule) return { status: rule.status ?? 200, body: rule.rawBody ?? rule.body ?? {} };
+        const jwt = jwtClaims(token);
+        if (jwt) {
+            if (typeof jwt.exp === 'number' && jwt.exp * 1000 <= Date.now()) {
+                return { status: 401, body: { error: 'unauthorized', message: 'stand-in: token expired' } };
+            }
+            return typeof jwt.sub === 'string' && jwtClaims(jwt.sub) === null ? answer(jwt.sub, deviceId) : ok(false);
+        }
         if (deviceId.startsWith('forbidden')) return ok(false);
         if (token.startsWith('allow') || /^slow\d+-/.test(token)) return ok(true);
         if (token.startsWith('revocable')) return ok(!revoked.has(token));

@@ -11,7 +11,7 @@ import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { startStandin } from './server.mjs';
+import { makeJwt, startStandin } from './server.mjs';
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'server.mjs');
 const T = { timeout: 20_000 };
@@ -89,6 +89,28 @@ describe('check-authorized', () => {
         const garbage = await check(s, 'garbage-x');
         assert.equal(garbage.status, 200);
         assert.equal(garbage.json, undefined, 'garbage answers are not JSON');
+    });
+
+    test('a JWT is 401 once its exp is past, else answered as its sub', T, async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const cases = [
+            [makeJwt({ sub: 'allow-u1', exp: now + 60 }), 200, { authorized: true }],
+            [makeJwt({ sub: 'allow-u1' }), 200, { authorized: true }],
+            [makeJwt({ sub: 'deny-u1', exp: now + 60 }), 200, { authorized: false }],
+            [makeJwt({ sub: 'e500-u1', exp: now + 60 }), 500],
+            [makeJwt({ sub: 'allow-u1', exp: now - 1 }), 401],
+            [makeJwt({ exp: now + 60 }), 200, { authorized: false }],
+            [makeJwt({ sub: makeJwt({ sub: 'allow-u1' }) }), 200, { authorized: false }],
+        ];
+        for (const [token, status, json] of cases) {
+            const r = await check(s, token);
+            assert.equal(r.status, status, token);
+            if (json) assert.deepEqual(r.json, json, token);
+            else assert.equal(typeof r.json.error, 'string', token);
+        }
+        // Two dots but no JSON in the middle: an ordinary token, answered by its prefix.
+        assert.deepEqual((await check(s, 'allow.x.y')).json, { authorized: true });
+        assert.deepEqual((await check(s, 'deny.x.y')).json, { authorized: false });
     });
 
     test('a device starting with "forbidden" is denied whatever the token', T, async () => {

@@ -1,6 +1,7 @@
 #include "app/authorization/management_api_client.hpp"
 
 #include "app/authorization/keep_alive.hpp"
+#include "app/authorization/token_expiry.hpp"
 #include "core/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -122,7 +123,15 @@ void management_api_client::finish(const check_key& key, const result& r) {
     auto handlers = std::move(it->second);
     in_flight_.erase(it);
     if (r.outcome == verdict::allowed && options_.cache_ttl.count() > 0) {
-        cache_[key] = clock::now() + options_.cache_ttl;
+        // Never past the token's own expiry: the re-check at expiry must reach the API.
+        auto now = clock::now();
+        auto until = now + options_.cache_ttl;
+        if (auto exp = token_expiry(key.token)) {
+            until = std::min(until, to_steady(*exp, std::chrono::system_clock::now(), now));
+        }
+        if (until > now) {
+            cache_[key] = until;
+        }
     }
     for (auto& h : handlers) {
         asio::post(ex_, [h = std::move(h), r] { h(r); });

@@ -1,5 +1,6 @@
 #include "app/devices/devices_namespace.hpp"
 
+#include "app/authorization/token_expiry.hpp"
 #include "app/telemetry/subscriptions.hpp"
 #include "core/log.hpp"
 
@@ -54,8 +55,13 @@ std::optional<std::string> devices_namespace::on_connect(socketio::socket& s, co
         core::log::info("connect_refused", {{"session", s.session().sid().substr(0, 6)}, {"reason", "missing token"}});
         return R"({"message":"Unauthorized: missing bearer token"})";
     }
+    if (token->size() > max_token_length) {
+        core::log::info("connect_refused", {{"session", s.session().sid().substr(0, 6)}, {"reason", "token too long"}});
+        return R"({"message":"Unauthorized: bearer token too long"})";
+    }
     auto state = std::make_shared<telemetry::socket_state>();
     state->token = std::move(*token);
+    state->token_expires = authorization::token_expiry(state->token);
     s.data = std::move(state);
     rates_.insert_or_assign(&s, event_rate(rate_options_, std::chrono::steady_clock::now()));
     core::log::debug("socket_connected", {{"sid", s.session().sid()}, {"socket", s.id()}});
@@ -88,7 +94,7 @@ bool devices_namespace::within_rate(socketio::socket& s, const socketio::event& 
     auto message = "too many events: at most " + std::to_string(rate_options_.rate) + " a second";
     boost::json::object body{{"message", message}};
     // Our own event names only: an attacker's name is not echoed.
-    if (e.name == "telemetries" || e.name == "telemetries:unsubscribe") {
+    if (e.name == "telemetries" || e.name == "telemetries:unsubscribe" || e.name == "auth:refresh") {
         body["event"] = e.name;
     }
     s.emit("bad_request", boost::json::serialize(body));
@@ -107,8 +113,30 @@ void devices_namespace::on_event(socketio::socket& s, const socketio::event& e) 
         telemetries_.subscribe(s, e);
     } else if (e.name == "telemetries:unsubscribe") {
         telemetries_.unsubscribe(s, e);
+    } else if (e.name == "auth:refresh") {
+        refresh(s, e);
     }
     // Other events are ignored, as a Socket.IO server without a listener for them does.
+}
+
+// {"token": "..."} (a "Bearer " prefix is accepted, as in the CONNECT auth).
+void devices_namespace::refresh(socketio::socket& s, const socketio::event& e) {
+    std::optional<std::string> token;
+    if (e.all.size() >= 2 && e.all[1].is_object()) {
+        token = bearer_token(e.all[1].as_object(), {});
+    }
+    if (!token || token->size() > max_token_length) {
+        std::string message = token ? "token too long (at most " + std::to_string(max_token_length) + " bytes)"
+                                    : "payload must be an object with a non-empty string token";
+        s.emit("bad_request",
+               boost::json::serialize(boost::json::object{{"event", "auth:refresh"}, {"message", message}}));
+        if (e.ack_id) {
+            s.ack(*e.ack_id, boost::json::serialize(boost::json::object{
+                                 {"status", "error"}, {"error", "bad_request"}, {"message", message}}));
+        }
+        return;
+    }
+    telemetries_.refresh(s, std::move(*token), e.ack_id);
 }
 
 void devices_namespace::on_disconnect(socketio::socket& s, std::string_view reason) {

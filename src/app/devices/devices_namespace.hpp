@@ -1,7 +1,7 @@
 #pragma once
-// The /devices namespace (contract section 3): the connect-time token rule, and the events
-// of each data type routed to its handler (today: telemetries). Adding a data type is adding
-// a handler and its events here.
+// The /devices namespace (contract section 3): the connect-time token rule, `auth:refresh`
+// (a new token for a connected socket), and the events of each data type routed to its
+// handler (today: telemetries). Adding a data type is adding a handler and its events here.
 
 #include "app/devices/event_rate.hpp"
 #include "socketio/namespace_handler.hpp"
@@ -13,6 +13,8 @@
 namespace kamea::app {
 
 inline constexpr std::string_view devices_namespace_name = "/devices";
+// A token is sent in every Management API request's Authorization header: bounded.
+inline constexpr std::size_t max_token_length = 8192;
 
 // The bearer token of a CONNECT: auth.token (with or without "Bearer "), else the
 // handshake's "Authorization: Bearer <t>" header. nullopt when there is none.
@@ -33,6 +35,7 @@ public:
 private:
     // Whether event `e` is within the socket's rate; refuses it (and may disconnect) if not.
     bool within_rate(socketio::socket& s, const socketio::event& e);
+    void refresh(socketio::socket& s, const socketio::event& e);
 
     telemetry::subscriptions& telemetries_;
     event_rate_options rate_options_;

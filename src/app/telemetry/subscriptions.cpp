@@ -1,9 +1,12 @@
 #include "app/telemetry/subscriptions.hpp"
 
+#include "app/authorization/token_expiry.hpp"
 #include "app/telemetry/telemetry.hpp"
 #include "core/log.hpp"
 
 #include <boost/json/serialize.hpp>
+
+#include <array>
 
 namespace kamea::app::telemetry {
 
@@ -13,6 +16,12 @@ using clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::string_view ack_ok = R"({"status":"ok"})";
+
+// After a token's expiry its subscriptions are checked again at these delays: a second
+// first (the API may allow a token to its last second), then twice more in case the API
+// allows for clock skew. A denial at any of them cuts the socket.
+constexpr std::array<std::chrono::seconds, 3> expiry_delays{std::chrono::seconds(1), std::chrono::seconds(10),
+                                                            std::chrono::seconds(60)};
 
 std::string error_ack(std::string_view error, std::string_view message) {
     return boost::json::serialize(boost::json::object{{"status", "error"}, {"error", error}, {"message", message}});
@@ -47,7 +56,7 @@ socket_state& state_of(socketio::socket& s) {
 
 subscriptions::subscriptions(boost::asio::any_io_executor ex, const authorization::authorizer& authz, core::bus& bus,
                              subscription_options options)
-    : ex_(ex), authz_(authz), options_(options), interest_(ex, bus), reauth_timer_(ex) {
+    : ex_(ex), authz_(authz), options_(options), interest_(ex, bus), reauth_timer_(ex), expiry_timer_(ex) {
     if (options_.reauth_interval.count() > 0) {
         reauthorize();
     }
@@ -56,6 +65,7 @@ subscriptions::subscriptions(boost::asio::any_io_executor ex, const authorizatio
 subscriptions::~subscriptions() {
     *alive_ = false;
     reauth_timer_.cancel();
+    expiry_timer_.cancel();
 }
 
 namespace {
@@ -154,6 +164,9 @@ void subscriptions::add(socketio::socket& s, const core::device_key& key, std::o
     subscription_gauge().fetch_add(1, std::memory_order_relaxed);
     s.join(room_of(key));
     subscribed_[&s] = s.weak_from_this();
+    if (state.token_expires && !state.expiry_scheduled) {
+        schedule_expiry(s, 0);
+    }
     interest_.acquire(key, [weak = s.weak_from_this(), key, ack_id](core::watch_result result) {
         auto sock = weak.lock();
         if (!sock || !sock->connected()) {
@@ -248,7 +261,6 @@ void subscriptions::deny(socketio::socket& s, const core::device_key& key, const
 // Each subscription is checked again once it is older than the interval. The timer ticks at
 // a tenth of the interval, so a revoked user stops receiving within 1.1 intervals at most.
 void subscriptions::reauthorize() {
-    auto now = clock::now();
     std::vector<std::shared_ptr<socketio::socket>> sockets;
     for (auto it = subscribed_.begin(); it != subscribed_.end();) {
         if (auto sp = it->second.lock(); sp && sp->connected()) {
@@ -259,40 +271,7 @@ void subscriptions::reauthorize() {
         }
     }
     for (auto& sock : sockets) {
-        auto& st = state_of(*sock);
-        for (auto& sub : st.subscriptions) {
-            if (sub.checking || now - sub.authorized_at < options_.reauth_interval) {
-                continue;
-            }
-            sub.checking = true;
-            authz_.check(
-                ex_, {st.token, sub.key.tenant_id, sub.key.device_id},
-                [this, alive = alive_, weak = std::weak_ptr(sock), key = sub.key](const authorization::result& r) {
-                    auto s = weak.lock();
-                    if (!*alive || !s || !s->connected()) {
-                        return;
-                    }
-                    auto& state = state_of(*s);
-                    auto it = std::find_if(state.subscriptions.begin(), state.subscriptions.end(),
-                                           [&](const subscription& x) { return same_key(x, key); });
-                    if (it == state.subscriptions.end()) {
-                        return; // unsubscribed meanwhile
-                    }
-                    it->checking = false;
-                    if (r.outcome == verdict::denied) {
-                        deny(*s, key, "authorization revoked", std::nullopt);
-                    } else if (r.outcome == verdict::allowed) {
-                        it->authorized_at = clock::now();
-                    } else {
-                        // An error is not a revocation: keep the subscription, try
-                        // again at the next tick.
-                        core::log::warn("reauthorization_error", {{"socket", s->id()},
-                                                                  {"deviceId", key.device_id},
-                                                                  {"tenantId", key.tenant_id},
-                                                                  {"message", r.message}});
-                    }
-                });
-        }
+        recheck(sock, false, "authorization revoked");
     }
     auto tick = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(100), options_.reauth_interval / 10);
     reauth_timer_.expires_after(tick);
@@ -301,6 +280,181 @@ void subscriptions::reauthorize() {
             reauthorize();
         }
     });
+}
+
+void subscriptions::recheck(const std::shared_ptr<socketio::socket>& sock, bool all, std::string_view denial) {
+    auto now = clock::now();
+    auto& st = state_of(*sock);
+    for (auto& sub : st.subscriptions) {
+        if (sub.checking || (!all && now - sub.authorized_at < options_.reauth_interval)) {
+            continue;
+        }
+        sub.checking = true;
+        authz_.check(ex_, {st.token, sub.key.tenant_id, sub.key.device_id},
+                     [this, alive = alive_, weak = std::weak_ptr(sock), key = sub.key,
+                      denial = std::string(denial)](const authorization::result& r) {
+                         auto s = weak.lock();
+                         if (!*alive || !s || !s->connected()) {
+                             return;
+                         }
+                         auto& state = state_of(*s);
+                         auto it = std::find_if(state.subscriptions.begin(), state.subscriptions.end(),
+                                                [&](const subscription& x) { return same_key(x, key); });
+                         if (it == state.subscriptions.end()) {
+                             return; // unsubscribed meanwhile
+                         }
+                         it->checking = false;
+                         if (r.outcome == verdict::denied) {
+                             deny(*s, key, denial, std::nullopt);
+                         } else if (r.outcome == verdict::allowed) {
+                             it->authorized_at = clock::now();
+                         } else {
+                             // An error is not a revocation: keep the subscription, try again
+                             // at the next tick.
+                             core::log::warn("reauthorization_error", {{"socket", s->id()},
+                                                                       {"deviceId", key.device_id},
+                                                                       {"tenantId", key.tenant_id},
+                                                                       {"message", r.message}});
+                         }
+                     });
+    }
+}
+
+void subscriptions::schedule_expiry(socketio::socket& s, std::size_t stage) {
+    auto& st = state_of(s);
+    st.expiry_scheduled = true;
+    auto due = authorization::to_steady(*st.token_expires, std::chrono::system_clock::now(), clock::now()) +
+               expiry_delays[stage];
+    bool earliest = expiries_.empty() || due < expiries_.begin()->first;
+    expiries_.emplace(due, expiry_check{s.weak_from_this(), st.token_generation, stage});
+    if (earliest) {
+        arm_expiry_timer();
+    }
+}
+
+void subscriptions::arm_expiry_timer() {
+    if (expiries_.empty()) {
+        return;
+    }
+    expiry_timer_.expires_at(expiries_.begin()->first); // cancels a wait for a later one
+    expiry_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+        if (!ec && *alive) {
+            on_expiry_timer();
+        }
+    });
+}
+
+void subscriptions::on_expiry_timer() {
+    auto now = clock::now();
+    std::vector<expiry_check> due;
+    while (!expiries_.empty() && expiries_.begin()->first <= now) {
+        due.push_back(std::move(expiries_.begin()->second));
+        expiries_.erase(expiries_.begin());
+    }
+    for (auto& check : due) {
+        auto sock = check.socket.lock();
+        if (!sock || !sock->connected() || !sock->data) {
+            continue;
+        }
+        auto& st = state_of(*sock);
+        if (st.token_generation != check.generation) {
+            continue; // refreshed since: the new token has re-checks of its own
+        }
+        if (check.stage == 0) {
+            core::log::info("token_expired", {{"socket", sock->id()}, {"subscriptions", st.subscriptions.size()}});
+        }
+        recheck(sock, true, "token expired");
+        if (check.stage + 1 < expiry_delays.size()) {
+            schedule_expiry(*sock, check.stage + 1);
+        }
+    }
+    arm_expiry_timer();
+}
+
+namespace {
+
+// What the API said about a new token, over all the socket's subscriptions.
+struct refresh_job {
+    std::size_t left = 0;
+    std::optional<core::device_key> denied;
+    std::optional<std::string> error;
+};
+
+} // namespace
+
+void subscriptions::refresh(socketio::socket& s, std::string token, std::optional<std::uint64_t> ack_id) {
+    auto& st = state_of(s);
+    auto request = ++st.refresh_requests;
+    // Applied once every live subscription is allowed with it; with none there is nothing to
+    // ask the API, and the next subscription asks it with the new token.
+    auto apply = [this, request, ack_id](socketio::socket& sock, std::string new_token) {
+        auto& state = state_of(sock);
+        if (request <= state.refresh_applied) {
+            if (ack_id) {
+                sock.ack(*ack_id, error_ack("bad_request", "a later auth:refresh was applied first"));
+            }
+            return;
+        }
+        state.refresh_applied = request;
+        state.token = std::move(new_token);
+        state.token_expires = authorization::token_expiry(state.token);
+        ++state.token_generation;
+        state.expiry_scheduled = false;
+        auto now = clock::now();
+        for (auto& sub : state.subscriptions) {
+            sub.authorized_at = now;
+        }
+        if (state.token_expires && !state.subscriptions.empty()) {
+            schedule_expiry(sock, 0);
+        }
+        core::log::info("token_refreshed", {{"socket", sock.id()}, {"subscriptions", state.subscriptions.size()}});
+        if (ack_id) {
+            sock.ack(*ack_id, ack_ok);
+        }
+    };
+    if (st.subscriptions.empty()) {
+        apply(s, std::move(token));
+        return;
+    }
+    auto job = std::make_shared<refresh_job>();
+    job->left = st.subscriptions.size();
+    auto shared_token = std::make_shared<const std::string>(std::move(token));
+    for (const auto& sub : st.subscriptions) {
+        authz_.check(
+            ex_, {*shared_token, sub.key.tenant_id, sub.key.device_id},
+            [alive = alive_, weak = s.weak_from_this(), key = sub.key, job, shared_token, apply,
+             ack_id](const authorization::result& r) {
+                auto sock = weak.lock();
+                if (!*alive || !sock || !sock->connected()) {
+                    return;
+                }
+                if (r.outcome == verdict::denied && !job->denied) {
+                    job->denied = key;
+                } else if (r.outcome == verdict::error && !job->error) {
+                    job->error = r.message;
+                }
+                if (--job->left > 0) {
+                    return;
+                }
+                if (job->denied) {
+                    core::log::info("token_refresh_refused", {{"socket", sock->id()},
+                                                              {"deviceId", job->denied->device_id},
+                                                              {"tenantId", job->denied->tenant_id}});
+                    if (ack_id) {
+                        sock->ack(*ack_id,
+                                  error_ack("access_denied", "the new token is not authorized for device '" +
+                                                                 job->denied->device_id + "' of tenant '" +
+                                                                 job->denied->tenant_id + "'; the old one stays"));
+                    }
+                } else if (job->error) {
+                    if (ack_id) {
+                        sock->ack(*ack_id, error_ack("internal_server_error", *job->error + "; the old token stays"));
+                    }
+                } else {
+                    apply(*sock, *shared_token);
+                }
+            });
+    }
 }
 
 } // namespace kamea::app::telemetry

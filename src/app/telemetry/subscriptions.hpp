@@ -1,9 +1,9 @@
 #pragma once
 // The telemetry subscriptions of one shard (contract section 4): `telemetries` and
 // `telemetries:unsubscribe` events, validation, authorization through the Management API,
-// rooms (one per (tenant, device) pair), the bus's interest in those pairs, acks, and
-// periodic re-authorization. Shard-local; the authorizer answers on this
-// shard.
+// rooms (one per (tenant, device) pair), the bus's interest in those pairs, acks, periodic
+// re-authorization, a re-check when a JWT token expires, and `auth:refresh` (a new token
+// without reconnecting). Shard-local; the authorizer answers on this shard.
 
 #include "app/authorization/authorizer.hpp"
 #include "app/telemetry/interest.hpp"
@@ -14,7 +14,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -35,6 +37,13 @@ struct subscription {
 
 struct socket_state {
     std::string token; // a secret: never logged
+    // The token's JWT `exp`, if it has one; its re-checks are scheduled with the first
+    // subscription. A refresh bumps the generation, so the old token's re-checks lapse.
+    std::optional<std::chrono::system_clock::time_point> token_expires;
+    std::uint64_t token_generation = 0;
+    bool expiry_scheduled = false;
+    std::uint64_t refresh_requests = 0; // auth:refresh events so far
+    std::uint64_t refresh_applied = 0;  // the request whose token is in force (0: the connect one)
     std::vector<subscription> subscriptions;
     std::size_t pending = 0; // subscribe requests waiting for the Management API
     std::uint64_t next_request = 0;
@@ -52,9 +61,24 @@ public:
     void subscribe(socketio::socket& s, const socketio::event& e);
     void unsubscribe(socketio::socket& s, const socketio::event& e);
     void forget(socketio::socket& s);
+    // `auth:refresh`: `token` replaces the socket's once the API allowed it for every live
+    // subscription; acknowledged either way.
+    void refresh(socketio::socket& s, std::string token, std::optional<std::uint64_t> ack_id);
 
 private:
+    struct expiry_check {
+        std::weak_ptr<socketio::socket> socket;
+        std::uint64_t generation;
+        std::size_t stage; // index into expiry_delays
+    };
+
     void reauthorize();
+    // Checks the socket's subscriptions again: all of them, or only those older than the
+    // re-authorization interval. A denial cuts the socket with `denial` as the message.
+    void recheck(const std::shared_ptr<socketio::socket>& sock, bool all, std::string_view denial);
+    void schedule_expiry(socketio::socket& s, std::size_t stage);
+    void arm_expiry_timer();
+    void on_expiry_timer();
     void add(socketio::socket& s, const core::device_key& key, std::optional<std::uint64_t> ack_id);
     void deny(socketio::socket& s, const core::device_key& key, const std::string& message,
               std::optional<std::uint64_t> ack_id);
@@ -64,6 +88,8 @@ private:
     subscription_options options_;
     interest interest_;
     boost::asio::steady_timer reauth_timer_;
+    boost::asio::steady_timer expiry_timer_;
+    std::multimap<std::chrono::steady_clock::time_point, expiry_check> expiries_;
     std::unordered_map<socketio::socket*, std::weak_ptr<socketio::socket>> subscribed_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
