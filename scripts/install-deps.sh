@@ -23,6 +23,7 @@ packages=(
     systemd                            # systemd-analyze: tests/interop/deploy.test.mjs checks deploy/systemd/
     redis-server                       # bench/bus.sh: the Node.js + Redis adapter comparison
     python3-socketio                   # the Python client's interop test (tests/interop/python/)
+    python3-requests python3-websocket # its polling and WebSocket transports (only Recommends)
 )
 # Node.js runs the interop tests with the real socket.io-client; npm installs the test tools.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
