@@ -110,9 +110,9 @@ transport::http_server_options public_options(const core::config& cfg) {
 
 // Every metric of contract section 8, read from the layers' atomics at scrape time.
 ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>>& shards,
-                                   const app::telemetry::fanout& fanout, const app::telemetry::ingest& ingest,
-                                   const core::bus& bus, const bus::amqp_stats& amqp,
-                                   const transport::http_server& public_server) {
+                                   const app::telemetry::fanout& fanout, const app::telemetry::newest_store& newest,
+                                   const app::telemetry::ingest& ingest, const core::bus& bus,
+                                   const bus::amqp_stats& amqp, const transport::http_server& public_server) {
     using series = ops::metrics_registry::labelled;
     auto load = [](const auto& atomic) { return [&atomic] { return static_cast<double>(atomic.load()); }; };
     auto& eio = engineio::global_counters();
@@ -130,6 +130,10 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
     m.gauge("kamea_rooms", "Rooms with at least one socket", {series{"", load(sio.rooms)}});
     m.gauge("kamea_subscriptions", "Live telemetry subscriptions",
             {series{"", load(app::telemetry::subscription_gauge())}});
+    m.gauge("kamea_last_value_bytes", "Bytes of newest telemetries kept for \"last\": true (--last-value-budget)",
+            {series{"", [&newest] { return static_cast<double>(newest.bytes()); }}});
+    m.counter("kamea_last_values_not_kept_total", "Newest telemetries not kept for the budget",
+              {series{"", [&newest] { return static_cast<double>(newest.not_kept()); }}});
     m.counter("kamea_events_rate_limited_total", "/devices events refused past --max-event-rate",
               {series{"", load(app::global_event_rate_counters().refused)}});
     m.counter("kamea_event_rate_disconnects_total", "Sockets disconnected for going on past --max-event-rate",
@@ -270,9 +274,12 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    // The last values outlive the shards' subscriptions, which untrack theirs when destroyed.
+    std::unique_ptr<app::telemetry::newest_store> newest;
     std::vector<shard_app> apps;
     std::unique_ptr<app::authorization::authorizer> authz;
     auto shards = make_shards(cfg);
+    newest = std::make_unique<app::telemetry::newest_store>(cfg.last_value_budget, shards.size());
 
     std::vector<app::authorization::authorizer::shard_client> clients;
     for (auto& sh : shards) {
@@ -288,9 +295,10 @@ int main(int argc, char** argv) {
         auto& sh = *shards[i];
         auto& a = apps[i];
         a.telemetries = std::make_unique<app::telemetry::subscriptions>(
-            sh.ctx.get_executor(), *authz, *telemetry_bus,
+            sh.ctx.get_executor(), *authz, *telemetry_bus, *newest, i,
             app::telemetry::subscription_options{cfg.max_subscriptions_per_socket,
-                                                 std::chrono::seconds(cfg.reauth_interval)});
+                                                 std::chrono::seconds(cfg.reauth_interval),
+                                                 std::chrono::seconds(cfg.last_value_ttl)});
         if (cfg.conformance) {
             a.sio->add_namespace("/", std::make_unique<app::conformance_namespace>());
             a.sio->add_namespace("/custom", std::make_unique<app::conformance_namespace>());
@@ -308,7 +316,7 @@ int main(int argc, char** argv) {
         targets.push_back({sh.ctx.get_executor(), a.sio.get()});
     }
     // One path to the sockets, whichever bus carries the telemetry (contract section 7).
-    app::telemetry::fanout fanout(std::string(app::devices_namespace_name), std::move(targets));
+    app::telemetry::fanout fanout(std::string(app::devices_namespace_name), std::move(targets), newest.get());
     telemetry_bus->start([&fanout](core::telemetry_batch batch) { fanout.deliver(batch); });
     app::telemetry::ingest ingest({cfg.ingest_tokens}, *telemetry_bus);
 
@@ -323,7 +331,7 @@ int main(int argc, char** argv) {
         [&doc](const transport::http_request& req) -> boost::asio::awaitable<std::optional<transport::http_response>> {
             co_return ops::doc_route(doc, req);
         });
-    auto metrics = make_metrics(shards, fanout, ingest, *telemetry_bus, amqp_stats, public_server);
+    auto metrics = make_metrics(shards, fanout, *newest, ingest, *telemetry_bus, amqp_stats, public_server);
     ops::health health([&telemetry_bus] { return telemetry_bus->status(); }, cfg.ready_requires_bus);
     auto internal_opts = public_options(cfg);
     internal_opts.engine_endpoints = false;

@@ -84,6 +84,13 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("reauth-interval", c.reauth_interval, "Seconds between re-authorizations of each subscription (0 = off)");
     add("max-subscriptions-per-socket", c.max_subscriptions_per_socket, "Most device subscriptions one socket may hold")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
+    add("last-value-ttl", c.last_value_ttl,
+        "Seconds a device's newest telemetry is kept (and its bus binding held) after its last "
+        "subscriber on an event loop left, for subscriptions that ask for it with \"last\": true")
+        ->check(CLI::Range(0U, 86400U));
+    add("last-value-budget", c.last_value_budget,
+        "Bytes of newest telemetries kept for \"last\": true, whole process (past it a value is not kept)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 34));
     add("max-event-rate", c.max_event_rate,
         "Events a second one /devices socket may send (past it: bad_request; a socket that goes on, "
         "--event-burst refusals in a row, is disconnected; 0 = no limit)")

@@ -44,11 +44,13 @@ struct config {
 
     // Subscriptions and ingestion (contract sections 4 and 7).
     std::size_t max_subscriptions_per_socket = 100;
-    bool core_dumps = false; // a dump would hold every live token
-    unsigned max_event_rate = 100;          // events a second per /devices socket; 0 = no limit
-    unsigned event_burst = 200;             // events a socket may send at once within that rate
-    std::vector<std::string> ingest_tokens; // any of them; empty = no token required; secrets
-    std::string ingest_token_file;          // tokens, one per line (kept off the command line)
+    unsigned last_value_ttl = 10;                     // seconds a device's last value outlives its subscribers
+    std::size_t last_value_budget = 64 * 1024 * 1024; // bytes of last values, whole process
+    bool core_dumps = false;                          // a dump would hold every live token
+    unsigned max_event_rate = 100;                    // events a second per /devices socket; 0 = no limit
+    unsigned event_burst = 200;                       // events a socket may send at once within that rate
+    std::vector<std::string> ingest_tokens;           // any of them; empty = no token required; secrets
+    std::string ingest_token_file;                    // tokens, one per line (kept off the command line)
     std::size_t max_ingest_body = 1024 * 1024;
 
     // The bus (contract section 7): RabbitMQ when amqp_url is set, else in process.

@@ -204,6 +204,10 @@ describe('doc/asyncapi.yaml', () => {
             assert.ok(ack({ status: 'error', error, message: 'why' }), `telemetries ack with error ${error}`);
         }
         assert.ok(!ack({ status: 'error', error: 'teapot', message: 'why' }));
+        assert.ok(ack({ status: 'ok', last: true }) && ack({ status: 'ok', last: false }));
+        assert.ok(!ack({ status: 'ok', last: 'yes' }));
+        assert.ok(validator('subscribeTelemetries')({ deviceId: 'd1', tenantId: 't1', last: true }));
+        assert.ok(!validator('subscribeTelemetries')({ deviceId: 'd1', tenantId: 't1', last: 1 }));
         assert.ok(!ack({ status: 'error', error: 'bad_request' }), 'an error ack has a message');
         const refreshAck = ackOf('auth:refresh');
         assert.ok(refreshAck({ status: 'ok' }));

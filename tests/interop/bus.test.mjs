@@ -34,7 +34,10 @@ let api;
 const instances = [];
 
 function busFlags(extra = []) {
-    return ['--amqp-url', amqpUrl(), '--amqp-exchange', EXCHANGE, '--amqp-unbind-linger', String(LINGER_MS), ...extra];
+    // --last-value-ttl 0: the bindings follow the subscribers alone (a last value would hold
+    // a pair bound for its ttl; tests/interop/last-value.test.mjs covers that).
+    return ['--amqp-url', amqpUrl(), '--amqp-exchange', EXCHANGE, '--amqp-unbind-linger', String(LINGER_MS),
+        '--last-value-ttl', '0', ...extra];
 }
 
 async function startInstance(extra = []) {

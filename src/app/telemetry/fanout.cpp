@@ -7,12 +7,15 @@ namespace kamea::app::telemetry {
 struct fanout::encoded {
     std::string room;
     engineio::wire_ptr packet;
+    std::uint64_t seq = 0; // this process's fan-out order, for newest_store
 };
 
-fanout::fanout(std::string nsp, std::vector<shard_target> shards) : nsp_(std::move(nsp)) {
-    for (auto& s : shards) {
+fanout::fanout(std::string nsp, std::vector<shard_target> shards, newest_store* newest)
+    : nsp_(std::move(nsp)), newest_(newest) {
+    for (std::size_t i = 0; i < shards.size(); ++i) {
         auto box = std::make_unique<inbox>();
-        box->target = s;
+        box->target = shards[i];
+        box->index = i;
         inboxes_.push_back(std::move(box));
     }
 }
@@ -29,10 +32,23 @@ void fanout::deliver(const core::telemetry_batch& batch) {
         std::string body = R"(["telemetries",)";
         body += t.json;
         body += ']';
-        items->push_back({room_of(t.key), socketio::make_packet(socketio::packet_type::event, nsp_, body, std::nullopt,
-                                                                0, t.ingested_ns)});
+        items->push_back(
+            {room_of(t.key),
+             socketio::make_packet(socketio::packet_type::event, nsp_, body, std::nullopt, 0, t.ingested_ns), 0});
     }
     stats_.telemetries_in.fetch_add(batch->size(), std::memory_order_relaxed);
+    std::lock_guard order(order_mutex_);
+    for (auto& item : *items) {
+        item.seq = ++next_seq_;
+    }
+    if (newest_ != nullptr && newest_->tracking()) {
+        std::vector<newest_store::item> kept;
+        kept.reserve(items->size());
+        for (const auto& item : *items) {
+            kept.push_back({&item.room, &item.packet, item.seq});
+        }
+        newest_->record(kept);
+    }
     batch_ptr shared = std::move(items);
     for (auto& box : inboxes_) {
         bool post = false;
@@ -61,6 +77,9 @@ void fanout::drain(inbox& box) {
         for (const auto& item : *batch) {
             delivered += rooms.emit(item.room, item.packet);
         }
+    }
+    if (newest_ != nullptr && !batches.empty()) {
+        newest_->advance(box.index, batches.back()->back().seq);
     }
     stats_.messages_out.fetch_add(delivered, std::memory_order_relaxed);
 }

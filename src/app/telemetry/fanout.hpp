@@ -10,6 +10,7 @@
 // private queue until the running handler returns, so a later post from another thread, for
 // a POST answered meanwhile, could overtake it.)
 
+#include "app/telemetry/newest_store.hpp"
 #include "app/telemetry/telemetry.hpp"
 #include "socketio/server.hpp"
 
@@ -33,8 +34,9 @@ public:
         boost::asio::any_io_executor executor;
         socketio::server* server;
     };
-    // `nsp` is the namespace the telemetries are emitted in ("/devices").
-    fanout(std::string nsp, std::vector<shard_target> shards);
+    // `nsp` is the namespace the telemetries are emitted in ("/devices"); `newest` keeps the
+    // newest value of tracked pairs (its shard i is shards[i]).
+    fanout(std::string nsp, std::vector<shard_target> shards, newest_store* newest = nullptr);
     ~fanout();
 
     void deliver(const core::telemetry_batch& batch);
@@ -46,6 +48,7 @@ public:
 private:
     struct inbox {
         shard_target target;
+        std::size_t index = 0;
         std::mutex mutex;
         std::vector<batch_ptr> batches; // guarded by mutex
         bool drain_posted = false;      // guarded by mutex
@@ -53,6 +56,11 @@ private:
     void drain(inbox& box);
 
     std::string nsp_;
+    newest_store* newest_;
+    // Sequence numbers and the inboxes' order are one order: deliver() numbers a batch and
+    // appends it to every inbox under this lock (once per batch, not per telemetry).
+    std::mutex order_mutex_;
+    std::uint64_t next_seq_ = 0; // guarded by order_mutex_
     std::vector<std::unique_ptr<inbox>> inboxes_;
     fanout_stats stats_;
 };

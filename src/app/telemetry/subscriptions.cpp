@@ -16,6 +16,8 @@ using clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::string_view ack_ok = R"({"status":"ok"})";
+constexpr std::string_view ack_ok_last = R"({"status":"ok","last":true})";
+constexpr std::string_view ack_ok_no_last = R"({"status":"ok","last":false})";
 
 // After a token's expiry its subscriptions are checked again at these delays: a second
 // first (the API may allow a token to its last second), then twice more in case the API
@@ -55,8 +57,9 @@ socket_state& state_of(socketio::socket& s) {
 }
 
 subscriptions::subscriptions(boost::asio::any_io_executor ex, const authorization::authorizer& authz, core::bus& bus,
-                             subscription_options options)
-    : ex_(ex), authz_(authz), options_(options), interest_(ex, bus), reauth_timer_(ex), expiry_timer_(ex) {
+                             newest_store& newest, std::size_t shard, subscription_options options)
+    : ex_(ex), authz_(authz), options_(options), interest_(ex, bus), reauth_timer_(ex), expiry_timer_(ex),
+      last_(newest, shard, options.last_value_ttl), last_value_timer_(ex) {
     if (options_.reauth_interval.count() > 0) {
         reauthorize();
     }
@@ -66,6 +69,7 @@ subscriptions::~subscriptions() {
     *alive_ = false;
     reauth_timer_.cancel();
     expiry_timer_.cancel();
+    last_value_timer_.cancel();
 }
 
 namespace {
@@ -99,6 +103,14 @@ void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
             return;
         }
     }
+    bool want_last = false;
+    if (const auto* last = payload->if_contains("last"); last != nullptr) {
+        if (!last->is_bool()) {
+            bad_request(s, "telemetries", "last must be a boolean", e.ack_id);
+            return;
+        }
+        want_last = last->as_bool();
+    }
     core::device_key key{std::string(payload->at("tenantId").as_string()),
                          std::string(payload->at("deviceId").as_string())};
     auto& st = state_of(s);
@@ -112,77 +124,112 @@ void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
     ++st.pending;
     auto request = ++st.next_request;
     auto ack_id = e.ack_id;
-    authz_.check(
-        ex_, {st.token, key.tenant_id, key.device_id},
-        [this, alive = alive_, weak = s.weak_from_this(), key, request, ack_id](const authorization::result& r) {
-            auto sock = weak.lock();
-            if (!*alive || !sock || !sock->connected()) {
-                return; // the client left meanwhile
-            }
-            auto& state = state_of(*sock);
-            --state.pending;
-            if (r.outcome == verdict::denied) {
-                deny(*sock, key, r.message, ack_id);
-                return;
-            }
-            if (r.outcome == verdict::error) {
-                core::log::warn("authorization_error", {{"socket", sock->id()},
-                                                        {"deviceId", key.device_id},
-                                                        {"tenantId", key.tenant_id},
-                                                        {"message", r.message}});
-                sock->emit("internal_server_error",
-                           boost::json::serialize(boost::json::object{{"message", r.message}}));
-                if (ack_id) {
-                    sock->ack(*ack_id, error_ack("internal_server_error", r.message));
-                }
-                return;
-            }
-            if (cancelled(state, key, request)) {
-                if (ack_id) {
-                    sock->ack(*ack_id, ack_ok); // unsubscribed meanwhile: the later wish wins
-                }
-                return;
-            }
-            add(*sock, key, ack_id);
-        });
+    authz_.check(ex_, {st.token, key.tenant_id, key.device_id},
+                 [this, alive = alive_, weak = s.weak_from_this(), key, request, ack_id,
+                  want_last](const authorization::result& r) {
+                     auto sock = weak.lock();
+                     if (!*alive || !sock || !sock->connected()) {
+                         return; // the client left meanwhile
+                     }
+                     auto& state = state_of(*sock);
+                     --state.pending;
+                     if (r.outcome == verdict::denied) {
+                         deny(*sock, key, r.message, ack_id);
+                         return;
+                     }
+                     if (r.outcome == verdict::error) {
+                         core::log::warn("authorization_error", {{"socket", sock->id()},
+                                                                 {"deviceId", key.device_id},
+                                                                 {"tenantId", key.tenant_id},
+                                                                 {"message", r.message}});
+                         sock->emit("internal_server_error",
+                                    boost::json::serialize(boost::json::object{{"message", r.message}}));
+                         if (ack_id) {
+                             sock->ack(*ack_id, error_ack("internal_server_error", r.message));
+                         }
+                         return;
+                     }
+                     if (cancelled(state, key, request)) {
+                         if (ack_id) {
+                             sock->ack(*ack_id, ack_ok); // unsubscribed meanwhile: the later wish wins
+                         }
+                         return;
+                     }
+                     add(*sock, key, ack_id, want_last);
+                 });
 }
 
 // An authorized subscription: the room at once, the ack once the bus has the pair (so a
-// telemetry published after the ack is delivered, whichever instance it was posted to).
-void subscriptions::add(socketio::socket& s, const core::device_key& key, std::optional<std::uint64_t> ack_id) {
+// telemetry published after the ack is delivered, whichever instance it was posted to). With
+// `want_last` the room is joined only at the ack, right after the newest value is queued: on
+// the shard nothing can come between the two, so the socket misses nothing after that value
+// and gets nothing twice.
+void subscriptions::add(socketio::socket& s, const core::device_key& key, std::optional<std::uint64_t> ack_id,
+                        bool want_last) {
     auto& state = state_of(s);
     auto it = std::find_if(state.subscriptions.begin(), state.subscriptions.end(),
                            [&](const subscription& sub) { return same_key(sub, key); });
     if (it != state.subscriptions.end()) {
         it->authorized_at = clock::now();
         if (ack_id) {
-            s.ack(*ack_id, ack_ok); // subscribing twice is harmless
+            // Subscribing twice is harmless; the socket has had every value since the first.
+            s.ack(*ack_id, want_last ? ack_ok_no_last : ack_ok);
         }
         return;
     }
     state.subscriptions.push_back({key, clock::now(), false});
     subscription_gauge().fetch_add(1, std::memory_order_relaxed);
-    s.join(room_of(key));
+    auto room = room_of(key);
+    if (!want_last) {
+        s.join(room);
+    }
     subscribed_[&s] = s.weak_from_this();
     if (state.token_expires && !state.expiry_scheduled) {
         schedule_expiry(s, 0);
     }
-    interest_.acquire(key, [weak = s.weak_from_this(), key, ack_id](core::watch_result result) {
+    if (auto generation = last_.watch(room, key); generation && options_.last_value_ttl.count() > 0) {
+        // The entry's own hold on the pair, so the bus keeps it for the ttl after the last
+        // subscriber and the value stays the newest.
+        interest_.acquire(key, [this, alive = alive_, room, g = *generation](core::watch_result result) {
+            if (*alive && result == core::watch_result::refused) {
+                last_.refuse(room, g);
+            }
+        });
+    }
+    interest_.acquire(key, [this, alive = alive_, weak = s.weak_from_this(), key, room, ack_id,
+                            want_last](core::watch_result result) {
         auto sock = weak.lock();
-        if (!sock || !sock->connected()) {
+        if (!*alive || !sock || !sock->connected()) {
             return; // forget() released it
         }
+        auto& st = state_of(*sock);
         if (result != core::watch_result::refused) {
-            if (ack_id) {
-                sock->ack(*ack_id, ack_ok);
+            bool held = std::any_of(st.subscriptions.begin(), st.subscriptions.end(),
+                                    [&](const subscription& sub) { return same_key(sub, key); });
+            if (!want_last || !held) {
+                if (ack_id) {
+                    sock->ack(*ack_id, want_last ? ack_ok_no_last : ack_ok);
+                }
+                return;
             }
+            auto newest = last_.newest(room);
+            if (ack_id) {
+                sock->ack(*ack_id, newest.packet ? ack_ok_last : ack_ok_no_last);
+            }
+            if (newest.send) {
+                sock->send(newest.packet);
+            }
+            sock->join(room);
             return;
         }
         // The bus does not hold the pair for us: neither does the socket.
-        auto& st = state_of(*sock);
         auto removed = std::erase_if(st.subscriptions, [&](const subscription& sub) { return same_key(sub, key); });
         subscription_gauge().fetch_sub(static_cast<std::int64_t>(removed), std::memory_order_relaxed);
-        sock->leave(room_of(key));
+        sock->leave(room);
+        if (removed > 0) {
+            last_.unwatch(room, clock::now());
+            arm_last_value_timer();
+        }
         std::string message = "this instance watches too many devices; try again later";
         core::log::warn("bindings_exhausted",
                         {{"socket", sock->id()}, {"deviceId", key.device_id}, {"tenantId", key.tenant_id}});
@@ -191,6 +238,37 @@ void subscriptions::add(socketio::socket& s, const core::device_key& key, std::o
             sock->ack(*ack_id, error_ack("internal_server_error", message));
         }
     });
+}
+
+void subscriptions::drop(socketio::socket& s, const core::device_key& key) {
+    auto room = room_of(key);
+    s.leave(room);
+    interest_.release(key);
+    last_.unwatch(room, clock::now());
+}
+
+void subscriptions::arm_last_value_timer() {
+    auto next = last_.next_expiry();
+    if (!next || (last_value_armed_ && *last_value_armed_ <= *next)) {
+        return; // nothing due, or the timer already wakes up earlier
+    }
+    last_value_armed_ = *next;
+    last_value_timer_.expires_at(*next);
+    last_value_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+        if (!ec && *alive) {
+            on_last_value_timer();
+        }
+    });
+}
+
+void subscriptions::on_last_value_timer() {
+    last_value_armed_.reset();
+    for (auto& gone : last_.expire(clock::now())) {
+        if (gone.holds_interest && options_.last_value_ttl.count() > 0) {
+            interest_.release(gone.key);
+        }
+    }
+    arm_last_value_timer();
 }
 
 // {"deviceId"} leaves that device in every tenant the socket holds it for; with "tenantId",
@@ -226,9 +304,9 @@ void subscriptions::unsubscribe(socketio::socket& s, const socketio::event& e) {
     });
     subscription_gauge().fetch_sub(static_cast<std::int64_t>(left.size()), std::memory_order_relaxed);
     for (const auto& key : left) {
-        s.leave(room_of(key));
-        interest_.release(key);
+        drop(s, key);
     }
+    arm_last_value_timer();
     if (e.ack_id) {
         s.ack(*e.ack_id, ack_ok);
     }
@@ -240,9 +318,10 @@ void subscriptions::forget(socketio::socket& s) {
         auto& st = state_of(s);
         subscription_gauge().fetch_sub(static_cast<std::int64_t>(st.subscriptions.size()), std::memory_order_relaxed);
         for (const auto& sub : st.subscriptions) {
-            interest_.release(sub.key);
+            drop(s, sub.key);
         }
         st.subscriptions.clear();
+        arm_last_value_timer();
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include "app/authorization/authorizer.hpp"
 #include "app/telemetry/interest.hpp"
+#include "app/telemetry/last_values.hpp"
 #include "core/device_key.hpp"
 #include "socketio/socket.hpp"
 
@@ -26,6 +27,7 @@ namespace kamea::app::telemetry {
 struct subscription_options {
     std::size_t max_per_socket = 100;
     std::chrono::seconds reauth_interval{300}; // 0 = off
+    std::chrono::seconds last_value_ttl{10};
 };
 
 // What a /devices socket holds (see devices_namespace).
@@ -54,8 +56,9 @@ struct socket_state {
 
 class subscriptions {
 public:
+    // `shard`: this shard's index in `newest` (the process-wide last values).
     subscriptions(boost::asio::any_io_executor ex, const authorization::authorizer& authz, core::bus& bus,
-                  subscription_options options);
+                  newest_store& newest, std::size_t shard, subscription_options options);
     ~subscriptions();
 
     void subscribe(socketio::socket& s, const socketio::event& e);
@@ -79,7 +82,11 @@ private:
     void schedule_expiry(socketio::socket& s, std::size_t stage);
     void arm_expiry_timer();
     void on_expiry_timer();
-    void add(socketio::socket& s, const core::device_key& key, std::optional<std::uint64_t> ack_id);
+    void add(socketio::socket& s, const core::device_key& key, std::optional<std::uint64_t> ack_id, bool want_last);
+    // The socket's subscription of `key` ends here (unsubscribed, refused or disconnected).
+    void drop(socketio::socket& s, const core::device_key& key);
+    void arm_last_value_timer();
+    void on_last_value_timer();
     void deny(socketio::socket& s, const core::device_key& key, const std::string& message,
               std::optional<std::uint64_t> ack_id);
 
@@ -89,6 +96,9 @@ private:
     interest interest_;
     boost::asio::steady_timer reauth_timer_;
     boost::asio::steady_timer expiry_timer_;
+    last_values last_;
+    boost::asio::steady_timer last_value_timer_;
+    std::optional<std::chrono::steady_clock::time_point> last_value_armed_;
     std::multimap<std::chrono::steady_clock::time_point, expiry_check> expiries_;
     std::unordered_map<socketio::socket*, std::weak_ptr<socketio::socket>> subscribed_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
