@@ -105,6 +105,7 @@ transport::http_server_options public_options(const core::config& cfg) {
     opts.session.upgrade_timeout = cfg.upgrade_timeout;
     opts.session.max_payload = cfg.max_payload;
     opts.session.max_send_queue = cfg.max_send_queue;
+    opts.session.conflate_after = cfg.conflate_after;
     return opts;
 }
 
@@ -146,6 +147,9 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
               {series{"", load(eio.dropped_packets)}});
     m.counter("kamea_slow_clients_total", "Clients disconnected past --max-send-queue",
               {series{"", load(eio.slow_clients)}});
+    m.counter("kamea_conflated_messages_total",
+              "Telemetries replaced in a lagging client's queue by a newer one of the same device (--conflate-after)",
+              {series{"", load(eio.conflated_packets)}});
     m.counter("kamea_sessions_opened_total", "Engine.IO sessions opened", {series{"", load(eio.sessions_opened)}});
     m.counter("kamea_protocol_errors_total", "Sessions closed for invalid packets",
               {series{"", load(eio.protocol_errors)}});

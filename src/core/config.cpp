@@ -64,6 +64,10 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add_ms("handshake-timeout", c.handshake_timeout, "Time allowed to send one HTTP request (headers and body)");
     add("max-send-queue", c.max_send_queue, "Bytes queued for one client before it is disconnected as too slow")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 34));
+    add("conflate-after", c.conflate_after,
+        "Bytes queued for one client past which its telemetries are conflated, the newest per device "
+        "replacing the queued one (0 = off; below --max-send-queue to matter)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 34));
     add("cookie", c.cookie,
         "Name of a cookie set to the session id on the polling handshake, for sticky load "
         "balancing (empty = none)");

@@ -15,6 +15,8 @@ struct counters {
     std::atomic<std::uint64_t> ping_timeouts{0};
     // Not delivered: to a client cut off as slow, or left over when a polling session was gone.
     std::atomic<std::uint64_t> dropped_packets{0};
+    // Replaced in a lagging session's queue by a newer one of the same device (--conflate-after).
+    std::atomic<std::uint64_t> conflated_packets{0};
     std::atomic<std::int64_t> polling_sessions{0};
     std::atomic<std::int64_t> websocket_sessions{0};
 };

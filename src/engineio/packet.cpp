@@ -11,9 +11,10 @@ constexpr std::uint8_t opcode_text = 0x1;
 constexpr std::uint8_t opcode_binary = 0x2;
 
 wire_ptr make_frame(std::uint8_t opcode, std::string_view a, std::string_view b, std::string_view c,
-                    std::int64_t stamp_ns = 0) {
+                    std::int64_t stamp_ns = 0, std::string conflate_key = {}) {
     auto p = std::make_shared<wire_packet>();
     p->stamp_ns = stamp_ns;
+    p->conflate_key = std::move(conflate_key);
     std::uint64_t length = a.size() + b.size() + c.size();
     char header[10];
     p->header_size = write_frame_header(header, opcode, length);
@@ -85,9 +86,10 @@ std::uint8_t write_frame_header(char* out, std::uint8_t opcode, std::uint64_t le
     return 10;
 }
 
-wire_ptr make_text(packet_type type, std::string_view head, std::string_view body, std::int64_t stamp_ns) {
+wire_ptr make_text(packet_type type, std::string_view head, std::string_view body, std::int64_t stamp_ns,
+                   std::string conflate_key) {
     char t = static_cast<char>(type);
-    return make_frame(opcode_text, std::string_view(&t, 1), head, body, stamp_ns);
+    return make_frame(opcode_text, std::string_view(&t, 1), head, body, stamp_ns, std::move(conflate_key));
 }
 
 wire_ptr make_binary(std::string_view bytes) {

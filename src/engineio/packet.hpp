@@ -50,6 +50,9 @@ struct wire_packet {
     // When the data entered the service (steady clock, ns), for the ingest-to-write
     // histogram; 0 when not measured.
     std::int64_t stamp_ns = 0;
+    // Packets with the same non-empty key may be conflated in a lagging session's queue, the
+    // newest replacing the older (--conflate-after): a device's telemetries, keyed by room.
+    std::string conflate_key;
 
     std::string_view frame() const { return bytes; }
     std::string_view payload() const { return std::string_view(bytes).substr(header_size); }
@@ -57,7 +60,8 @@ struct wire_packet {
 using wire_ptr = std::shared_ptr<const wire_packet>;
 
 // Text packet "<type><head><body>"; head and body are concatenated so callers avoid a copy.
-wire_ptr make_text(packet_type type, std::string_view head = {}, std::string_view body = {}, std::int64_t stamp_ns = 0);
+wire_ptr make_text(packet_type type, std::string_view head = {}, std::string_view body = {}, std::int64_t stamp_ns = 0,
+                   std::string conflate_key = {});
 // Binary message packet with raw bytes.
 wire_ptr make_binary(std::string_view bytes);
 

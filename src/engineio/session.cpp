@@ -95,13 +95,20 @@ void session::send(wire_ptr p) {
         }
         return;
     }
+    if (options_.conflate_after != 0 && !p->conflate_key.empty() && lagging(p->bytes.size()) && conflate(p)) {
+        return; // replaced a queued one: the transport already has something to take
+    }
     queued_bytes_ += p->bytes.size();
+    if (conflating_ && !p->conflate_key.empty()) {
+        conflatable_[p->conflate_key] = queue_.size();
+    }
     queue_.push_back(std::move(p));
     if (queued_bytes_ + in_flight_bytes_ > options_.max_send_queue) {
         // The client cannot keep up: drop what it has not taken and cut it off. The close
         // is posted, never run inside the caller's loop (a broadcast may be iterating a room).
         global_counters().dropped_packets.fetch_add(queue_.size(), std::memory_order_relaxed);
         queue_.clear();
+        queue_taken();
         queued_bytes_ = 0;
         overflowed_ = true;
         global_counters().slow_clients.fetch_add(1, std::memory_order_relaxed);
@@ -115,6 +122,46 @@ void session::send(wire_ptr p) {
         return;
     }
     wake_active();
+}
+
+bool session::lagging(std::size_t more) const {
+    if (queued_bytes_ + in_flight_bytes_ + more <= options_.conflate_after) {
+        return false;
+    }
+    // Past the soft limit while the client is not taking: a WebSocket write still waits for
+    // the socket, or no polling GET is there. A burst queued in one turn for a client that
+    // takes it is not a lag.
+    return kind_ == transport_kind::websocket ? in_flight_bytes_ > 0 : poll_link_ == nullptr;
+}
+
+bool session::conflate(wire_ptr& p) {
+    if (!conflating_) {
+        conflating_ = true; // first lag past the soft limit: index what is queued
+        for (std::size_t i = 0; i < queue_.size(); ++i) {
+            if (!queue_[i]->conflate_key.empty()) {
+                conflatable_[queue_[i]->conflate_key] = i;
+            }
+        }
+    }
+    auto it = conflatable_.find(p->conflate_key);
+    if (it == conflatable_.end()) {
+        return false;
+    }
+    auto index = it->second;
+    conflatable_.erase(it); // its key views the packet about to be released
+    auto& slot = queue_[index];
+    queued_bytes_ = queued_bytes_ - slot->bytes.size() + p->bytes.size();
+    slot = std::move(p);
+    conflatable_.emplace(slot->conflate_key, index);
+    global_counters().conflated_packets.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+void session::queue_taken() {
+    if (conflating_) {
+        conflatable_.clear();
+        conflating_ = false;
+    }
 }
 
 void session::wake_active() {
@@ -293,6 +340,7 @@ std::string session::take_poll_payload() {
         // More to come: the client polls again as soon as it has read this (and a closed
         // session stays reachable until its close packet is delivered).
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+        queue_taken();
         queued_bytes_ -= taken_bytes;
         return body;
     }
@@ -301,6 +349,7 @@ std::string session::take_poll_payload() {
         global_counters().dropped_packets.fetch_add(queue_.size() - n, std::memory_order_relaxed);
     }
     queue_.clear();
+    queue_taken();
     queued_bytes_ = 0;
     if (!closed_) {
         return body;
@@ -364,6 +413,7 @@ void session::take_queue(std::vector<wire_ptr>& out) {
         }
         queue_.clear();
     }
+    queue_taken();
     in_flight_bytes_ += queued_bytes_;
     queued_bytes_ = 0;
 }

@@ -15,6 +15,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -54,6 +56,10 @@ struct session_options {
     std::chrono::milliseconds upgrade_timeout{10000};
     std::size_t max_payload = 1000000;
     std::size_t max_send_queue = 4 * 1024 * 1024;
+    // Past this many bytes queued or in flight (0 = off), while the client is not taking them,
+    // a packet with a conflate_key replaces the queued one of the same key instead of joining
+    // the queue.
+    std::size_t conflate_after = 0;
 };
 
 // Data of the first HTTP request, kept for the upper layers (protocol.md S18).
@@ -103,7 +109,8 @@ public:
     void open();
 
     // ---- outbound ----
-    // Queues a packet. Past --max-send-queue the session is closed as a slow client.
+    // Queues a packet. Past --conflate-after a keyed packet replaces the queued one of its key;
+    // past --max-send-queue the session is closed as a slow client.
     void send(wire_ptr p);
     // Server-side close (E17): what is queued is still written, then the transport closes.
     void close(close_reason reason);
@@ -154,6 +161,12 @@ private:
     void on_ping_timer();
     void finish();
     void wake_active();
+    // Past conflate_after with `more` bytes, while the transport is not taking what is queued.
+    bool lagging(std::size_t more) const;
+    // Replaces the queued packet of p's key with p, if there is one (true).
+    bool conflate(wire_ptr& p);
+    // The queue was emptied or cut: positions are void.
+    void queue_taken();
 
     boost::asio::any_io_executor ex_;
     std::string sid_;
@@ -165,6 +178,11 @@ private:
 
     std::vector<wire_ptr> queue_; // only appended and taken whole: no deque needed
     std::size_t queued_bytes_ = 0;
+    // Position in queue_ of each conflate_key (viewing the queued packet's own key), built
+    // when the session first lags past conflate_after and dropped whenever the queue is
+    // taken: a session that keeps up never has one.
+    std::unordered_map<std::string_view, std::size_t> conflatable_;
+    bool conflating_ = false;
     std::size_t in_flight_bytes_ = 0;
 
     boost::asio::steady_timer ping_timer_;

@@ -207,8 +207,10 @@ std::string encode_event_body(std::string_view name, std::string_view args) {
 }
 
 engineio::wire_ptr make_packet(packet_type type, std::string_view nsp, std::string_view body,
-                               std::optional<std::uint64_t> id, std::size_t attachments, std::int64_t stamp_ns) {
-    return engineio::make_text(engineio::packet_type::message, encode_head(type, nsp, id, attachments), body, stamp_ns);
+                               std::optional<std::uint64_t> id, std::size_t attachments, std::int64_t stamp_ns,
+                               std::string conflate_key) {
+    return engineio::make_text(engineio::packet_type::message, encode_head(type, nsp, id, attachments), body, stamp_ns,
+                               std::move(conflate_key));
 }
 
 } // namespace kamea::socketio

@@ -70,9 +70,10 @@ std::string encode_head(packet_type type, std::string_view nsp, std::optional<st
 // `["<name>",<args>]` with `args` raw JSON (comma-separated values, possibly empty).
 std::string encode_event_body(std::string_view name, std::string_view args);
 
-// A whole Socket.IO packet as a shareable Engine.IO message (S1).
+// A whole Socket.IO packet as a shareable Engine.IO message (S1); see wire_packet for
+// `conflate_key`.
 engineio::wire_ptr make_packet(packet_type type, std::string_view nsp, std::string_view body,
                                std::optional<std::uint64_t> id = std::nullopt, std::size_t attachments = 0,
-                               std::int64_t stamp_ns = 0);
+                               std::int64_t stamp_ns = 0, std::string conflate_key = {});
 
 } // namespace kamea::socketio

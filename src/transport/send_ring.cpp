@@ -28,7 +28,11 @@ std::unique_ptr<send_ring> send_ring::create(asio::io_context& ctx, unsigned ent
         r->ring_.ring_fd = -1;
         return nullptr;
     }
-    if (::io_uring_register_eventfd_async(&r->ring_, efd) != 0) {
+    // Every completion signals, not only io-wq's (the _async variant): a send that waited for
+    // room is retried by the kernel's poll in task work on this thread, not by an io-wq
+    // worker, so with _async its completion went unseen until some other send was reaped
+    // (a client that stalled and read again got nothing more while its shard was quiet).
+    if (::io_uring_register_eventfd(&r->ring_, efd) != 0) {
         return nullptr;
     }
     r->watch_async_completions();

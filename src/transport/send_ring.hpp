@@ -7,8 +7,9 @@
 // "Where the time goes"). Shard-local, like everything a shard owns.
 //
 // Most sends complete inside the submission and are reaped right after it. A send the kernel
-// has to wait for (full socket buffer) completes later: the ring signals an eventfd for those
-// only, which the shard's event loop watches. A target is kept alive while its send is in flight.
+// has to wait for (full socket buffer) completes later: the ring signals an eventfd, which the
+// shard's event loop watches (it signals for every completion: the ones reaped at once cost
+// one eventfd read per turn). A target is kept alive while its send is in flight.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>

@@ -81,6 +81,118 @@ test('a subscriber that stops reading is cut off past --max-send-queue; others g
     }
 });
 
+/** Text payloads of the unmasked server frames in `buf`, and what is left of a partial frame. */
+function parseFrames(buf) {
+    const texts = [];
+    let at = 0;
+    for (;;) {
+        if (buf.length - at < 2) break;
+        let len = buf[at + 1] & 0x7f;
+        let head = 2;
+        if (len === 126) {
+            if (buf.length - at < 4) break;
+            len = buf.readUInt16BE(at + 2);
+            head = 4;
+        } else if (len === 127) {
+            if (buf.length - at < 10) break;
+            len = Number(buf.readBigUInt64BE(at + 2));
+            head = 10;
+        }
+        if (buf.length - at < head + len) break;
+        if ((buf[at] & 0x0f) === 1) texts.push(buf.subarray(at + head, at + head + len).toString('utf8'));
+        at += head + len;
+    }
+    return { texts, rest: buf.subarray(at) };
+}
+
+/** Resumes a paused raw WebSocket, pushing the seq of every telemetry it reads onto `seqs`. */
+function readTelemetries(sock, seqs) {
+    let pending = Buffer.alloc(0);
+    sock.on('data', (d) => {
+        const { texts, rest } = parseFrames(Buffer.concat([pending, d]));
+        pending = Buffer.from(rest);
+        for (const t of texts) {
+            if (t.startsWith('42/devices,["telemetries"')) seqs.push(JSON.parse(t.slice('42/devices,'.length))[1].seq);
+        }
+    });
+    sock.resume();
+}
+
+test('a subscriber that stalls, then reads again, gets the rest at once, its event loop otherwise quiet', async () => {
+    // One event loop and no other client: nothing else on the loop reaps the send that waited
+    // for room (the io_uring send ring once signalled only io-wq completions, and this client
+    // got nothing more until some other send on its loop, a heartbeat 25 s later at worst).
+    const api = await startStandin({ port: 0 });
+    const server = await startKamea(api.url, ['--threads', '1', '--max-send-queue', String(64 << 20)]);
+    try {
+        const device = 'stall-1';
+        const stalled = await stalledSubscriber(server.port, device);
+        const pad = 'x'.repeat(4000);
+        const total = 2000; // ~8 MB: more than the socket buffers hold
+        for (let i = 0; i < total; i += 100) {
+            const batch = Array.from({ length: 100 }, (_, k) => ({ deviceId: device, tenantId: 't', seq: i + k, pad }));
+            assert.equal((await ingest(server, batch)).status, 202);
+        }
+        await new Promise((r) => setTimeout(r, 500)); // the server's send now waits for room
+        const seqs = [];
+        const started = Date.now();
+        readTelemetries(stalled.sock, seqs);
+        await withTimeout((async () => {
+            while (seqs.length < total) await new Promise((r) => setTimeout(r, 20));
+        })(), `all ${total} telemetries once the client reads`, 5000);
+        assert.deepEqual(seqs, Array.from({ length: total }, (_, i) => i));
+        assert.ok(Date.now() - started < 5000);
+        stalled.sock.destroy();
+    } finally {
+        await server.stop();
+        await api.close();
+    }
+});
+
+test('past --conflate-after a lagging subscriber gets the newest per device instead of being cut off', async () => {
+    const api = await startStandin({ port: 0 });
+    const server = await startKamea(api.url, ['--max-send-queue', String(1 << 20), '--conflate-after', String(64 << 10)]);
+    try {
+        const device = 'lagging-1';
+        const healthy = await connectDevices(server, 'allow-ok', { transports: ['websocket'] });
+        await subscribe(healthy, device, 't');
+        const sink = telemetrySink(healthy);
+        const stalled = await stalledSubscriber(server.port, device);
+        const seqs = [];
+
+        const pad = 'x'.repeat(4000);
+        const total = 4000; // ~16 MB: without conflation the 1 MiB queue would cut it off
+        for (let i = 0; i < total; i += 100) {
+            const batch = Array.from({ length: 100 }, (_, k) => ({ deviceId: device, tenantId: 't', seq: i + k, pad }));
+            assert.equal((await ingest(server, batch)).status, 202);
+            await sink.until(i + 100, 4 * STEP_TIMEOUT);
+        }
+        readTelemetries(stalled.sock, seqs);
+        await withTimeout((async () => {
+            while (seqs.at(-1) !== total - 1) await new Promise((r) => setTimeout(r, 50));
+        })(), 'the lagging client reads the newest telemetry', 4 * STEP_TIMEOUT);
+        // Still connected and served: one more arrives as usual.
+        assert.equal((await ingest(server, { deviceId: device, tenantId: 't', seq: total, pad })).status, 202);
+        await withTimeout((async () => {
+            while (seqs.at(-1) !== total) await new Promise((r) => setTimeout(r, 50));
+        })(), 'a telemetry after the lag', STEP_TIMEOUT);
+
+        assert.ok(seqs.length < total / 2, `conflated: ${seqs.length} of ${total + 1} telemetries reached it`);
+        assert.ok(seqs.every((x, i) => i === 0 || x > seqs[i - 1]), 'in order, none twice');
+        const got = await sink.until(total + 1, 4 * STEP_TIMEOUT);
+        assert.deepEqual(got.map((t) => t.seq), Array.from({ length: total + 1 }, (_, i) => i), 'the healthy one: all');
+        const metrics = await (await fetch(`${server.internalUrl}/metrics`)).text();
+        assert.match(metrics, /^kamea_slow_clients_total 0$/m);
+        const conflated = Number(/^kamea_conflated_messages_total (\d+)$/m.exec(metrics)?.[1]);
+        assert.equal(conflated, total + 1 - seqs.length, 'every telemetry it missed was counted as conflated');
+        healthy.disconnect();
+        stalled.sock.destroy();
+    } finally {
+        await server.stop();
+        await api.close();
+    }
+});
+
 test('--max-connections-per-ip refuses connections over the limit, not the ones under it', async () => {
     const server = await startKamea(null, ['--max-connections-per-ip', '2']);
     try {

@@ -37,7 +37,7 @@ export async function startServer(flags = [], { port = 0, env = {}, uid } = {}) 
         '--public-port', String(port),
         // The internal listener must not collide between test files either.
         '--internal-port', '0',
-        '--threads', '2',
+        ...(flags.includes('--threads') ? [] : ['--threads', '2']),
         // Bounds the teardown when a client vanished just before SIGTERM (its session waits
         // for a poll that never comes). Tests that care pass their own value.
         ...(flags.includes('--shutdown-grace') ? [] : ['--shutdown-grace', '1000']),

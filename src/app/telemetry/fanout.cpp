@@ -32,9 +32,10 @@ void fanout::deliver(const core::telemetry_batch& batch) {
         std::string body = R"(["telemetries",)";
         body += t.json;
         body += ']';
-        items->push_back(
-            {room_of(t.key),
-             socketio::make_packet(socketio::packet_type::event, nsp_, body, std::nullopt, 0, t.ingested_ns), 0});
+        auto room = room_of(t.key);
+        auto packet =
+            socketio::make_packet(socketio::packet_type::event, nsp_, body, std::nullopt, 0, t.ingested_ns, room);
+        items->push_back({std::move(room), std::move(packet), 0});
     }
     stats_.telemetries_in.fetch_add(batch->size(), std::memory_order_relaxed);
     std::lock_guard order(order_mutex_);

@@ -1,5 +1,6 @@
 // The session state machine, driven with no sockets: a fake transport link records wakes,
 // and the io_context runs the timers (short intervals).
+#include "engineio/counters.hpp"
 #include "engineio/registry.hpp"
 #include "engineio/session.hpp"
 
@@ -271,6 +272,116 @@ TEST_F(session_fixture, send_queue_limit_disconnects_a_slow_client) {
     ctx.poll();                       // the close is posted, never run inside send()
     EXPECT_TRUE(s->closed());
     EXPECT_EQ(handler->closes.back(), close_reason::slow_client);
+}
+
+namespace {
+wire_ptr keyed(const std::string& data, const std::string& key) {
+    return make_text(packet_type::message, {}, data, 0, key);
+}
+std::vector<std::string> payloads(const std::vector<wire_ptr>& out) {
+    std::vector<std::string> v;
+    for (const auto& p : out) {
+        v.emplace_back(p->payload());
+    }
+    return v;
+}
+} // namespace
+
+TEST_F(session_fixture, past_the_soft_limit_the_newest_of_a_key_replaces_the_queued_one) {
+    options.conflate_after = 20; // each packet is 9 bytes (frame header, type, data)
+    options.max_send_queue = 1000;
+    auto s = make(transport_kind::websocket);
+    fake_link ws;
+    s->attach_websocket(&ws);
+    auto before = global_counters().conflated_packets.load();
+    std::vector<wire_ptr> out;
+    s->send(keyed("a-0001", "dev-a"));
+    s->take_queue(out); // a write in flight: from now on the client is not taking
+    s->send(keyed("b-0001", "dev-b"));
+    s->send(keyed("a-0002", "dev-a"));                   // past the limit, but no a queued: joins the queue
+    s->send(keyed("a-0003", "dev-a"));                   // replaces a-0002 in its place
+    s->send(make_text(packet_type::message, "unkeyed")); // never conflated
+    s->send(keyed("b-0002", "dev-b"));                   // replaces b-0001
+    s->send(keyed("c-0001", "dev-c"));                   // a key not queued yet joins the queue
+    out.clear();
+    s->take_queue(out);
+    EXPECT_EQ(payloads(out), (std::vector<std::string>{"4b-0002", "4a-0003", "4unkeyed", "4c-0001"}));
+    EXPECT_EQ(global_counters().conflated_packets.load() - before, 2U);
+    EXPECT_FALSE(s->closed());
+    // The queue was taken: it starts over (nothing queued to replace).
+    s->send(keyed("a-0004", "dev-a"));
+    s->send(keyed("a-0005", "dev-a"));
+    out.clear();
+    s->take_queue(out);
+    EXPECT_EQ(payloads(out), (std::vector<std::string>{"4a-0005"}));
+}
+
+TEST_F(session_fixture, a_burst_for_a_client_that_takes_it_is_not_conflated) {
+    options.conflate_after = 20;
+    auto s = make(transport_kind::websocket);
+    fake_link ws;
+    s->attach_websocket(&ws);
+    for (int i = 0; i < 5; ++i) {
+        s->send(keyed("a-000" + std::to_string(i), "dev-a")); // past the limit, but nothing in flight
+    }
+    std::vector<wire_ptr> out;
+    s->take_queue(out);
+    EXPECT_EQ(out.size(), 5U);
+    s->on_written(45); // all written: not lagging any more
+    for (int i = 5; i < 10; ++i) {
+        s->send(keyed("a-000" + std::to_string(i), "dev-a"));
+    }
+    out.clear();
+    s->take_queue(out);
+    EXPECT_EQ(out.size(), 5U);
+
+    auto p = make(transport_kind::polling); // a GET waiting takes everything
+    fake_link get;
+    p->attach_poll(&get);
+    for (int i = 1; i <= 4; ++i) {
+        p->send(keyed("a-000" + std::to_string(i), "dev-a"));
+    }
+    EXPECT_EQ(p->take_poll_payload(), "4a-0001\x1e"
+                                      "4a-0002\x1e"
+                                      "4a-0003\x1e"
+                                      "4a-0004");
+
+    options.conflate_after = 0; // off: never, whatever is queued
+    auto off = make(transport_kind::websocket);
+    off->attach_websocket(&ws);
+    off->send(keyed("a-0000", "dev-a"));
+    out.clear();
+    off->take_queue(out); // in flight, as when lagging
+    for (int i = 0; i < 50; ++i) {
+        off->send(keyed("a-00" + std::to_string(10 + i), "dev-a"));
+    }
+    out.clear();
+    off->take_queue(out);
+    EXPECT_EQ(out.size(), 50U);
+}
+
+TEST_F(session_fixture, in_flight_bytes_count_towards_the_soft_limit_and_polling_conflates_without_a_get) {
+    options.conflate_after = 20;
+    auto s = make(transport_kind::websocket);
+    fake_link ws;
+    s->attach_websocket(&ws);
+    s->send(keyed("a-0001", "dev-a"));
+    s->send(keyed("a-0002", "dev-a"));
+    std::vector<wire_ptr> out;
+    s->take_queue(out);                // 18 bytes in flight, not written yet
+    s->send(keyed("a-0003", "dev-a")); // nothing queued to replace: queued
+    s->send(keyed("a-0004", "dev-a")); // replaces a-0003
+    out.clear();
+    s->take_queue(out);
+    EXPECT_EQ(payloads(out), (std::vector<std::string>{"4a-0004"}));
+
+    auto p = make(transport_kind::polling); // no GET waiting: the client is not taking
+    for (int i = 1; i <= 6; ++i) {
+        p->send(keyed("a-000" + std::to_string(i), "dev-a"));
+    }
+    // Two fit under 20 bytes; from the third on, the newest replaces the second.
+    EXPECT_EQ(p->take_poll_payload(), "4a-0001\x1e"
+                                      "4a-0006");
 }
 
 TEST_F(session_fixture, upgrade_probe_noop_then_switch) {
