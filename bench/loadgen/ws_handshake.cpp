@@ -1,6 +1,7 @@
 #include "loadgen/ws_handshake.hpp"
 
 #include "core/base64.hpp"
+#include "core/text.hpp"
 
 #include <openssl/evp.h>
 
@@ -18,16 +19,6 @@ bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
            });
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
 }
 
 } // namespace
@@ -96,8 +87,8 @@ upgrade_response parse_upgrade_response(std::string_view data, std::string_view 
         if (colon == std::string_view::npos) {
             continue;
         }
-        if (iequals(trim(line.substr(0, colon)), "sec-websocket-accept") &&
-            trim(line.substr(colon + 1)) == expected_accept) {
+        if (iequals(core::trim(line.substr(0, colon)), "sec-websocket-accept") &&
+            core::trim(line.substr(colon + 1)) == expected_accept) {
             r.status = upgrade_status::ok;
         }
     }

@@ -1,5 +1,7 @@
 #include "bus/amqp_bus.hpp"
 
+#include "core/text.hpp"
+
 #include <amqp.h>
 
 #include <stdexcept>
@@ -8,17 +10,6 @@
 namespace kamea::bus {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-    while (!s.empty() && is_space(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_space(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 void check_url(const std::string& url) {
     auto fail = [&](const std::string& why) {
@@ -44,7 +35,7 @@ std::vector<std::string> parse_url_list(const std::string& list) {
     std::string_view rest(list);
     while (true) {
         auto comma = rest.find(',');
-        auto item = trim(rest.substr(0, comma));
+        auto item = core::trim(rest.substr(0, comma), " \t\r\n"); // also the line ends of a file
         if (!item.empty()) {
             urls.emplace_back(item);
             check_url(urls.back());

@@ -3,28 +3,22 @@
 #include "app/authorization/token_expiry.hpp"
 #include "app/telemetry/subscriptions.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace kamea::app {
 namespace {
 
 std::string_view strip_bearer(std::string_view v) {
-    while (!v.empty() && v.front() == ' ') {
-        v.remove_prefix(1);
-    }
+    v.remove_prefix(std::min(v.find_first_not_of(' '), v.size())); // not the end: "Bearer " stays whole
     if (v.size() >= 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
         v.remove_prefix(7);
     }
-    while (!v.empty() && v.front() == ' ') {
-        v.remove_prefix(1);
-    }
-    while (!v.empty() && v.back() == ' ') {
-        v.remove_suffix(1);
-    }
-    return v;
+    return core::trim(v, " ");
 }
 
 } // namespace
