@@ -151,12 +151,19 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
               "Telemetries replaced in a lagging client's queue by a newer one of the same device (--conflate-after)",
               {series{"", load(eio.conflated_packets)}});
     m.counter("kamea_sessions_opened_total", "Engine.IO sessions opened", {series{"", load(eio.sessions_opened)}});
+    m.counter("kamea_sessions_closed_total", "Engine.IO sessions closed", {series{"", load(eio.sessions_closed)}});
     m.counter("kamea_protocol_errors_total", "Sessions closed for invalid packets",
               {series{"", load(eio.protocol_errors)}});
     m.counter("kamea_ping_timeouts_total", "Sessions closed by the heartbeat", {series{"", load(eio.ping_timeouts)}});
     m.counter("kamea_authorization_calls_total", "Management API checks by result",
               {series{R"(result="allowed")", load(authz.allowed)}, series{R"(result="denied")", load(authz.denied)},
                series{R"(result="error")", load(authz.errors)}});
+    m.counter("kamea_authorization_requests_total", "HTTP requests sent to the Management API",
+              {series{"", load(authz.requests)}});
+    m.counter("kamea_authorization_coalesced_total", "Checks that shared an identical check already in flight",
+              {series{"", load(authz.coalesced)}});
+    m.counter("kamea_authorization_cache_hits_total", "Checks answered from the --authz-cache-ttl cache",
+              {series{"", load(authz.cache_hits)}});
     m.histogram("kamea_authorization_duration_seconds", "Management API check latency",
                 [&authz] { return authz.latency.read(); });
     m.histogram("kamea_ingest_to_write_seconds", "Time from ingestion to the end of the WebSocket write", [&shards] {

@@ -54,7 +54,6 @@ struct wire_packet {
     // newest replacing the older (--conflate-after): a device's telemetries, keyed by room.
     std::string conflate_key;
 
-    std::string_view frame() const { return bytes; }
     std::string_view payload() const { return std::string_view(bytes).substr(header_size); }
 };
 using wire_ptr = std::shared_ptr<const wire_packet>;

@@ -56,7 +56,6 @@ public:
     void join(const std::string& room);
     void leave(const std::string& room);
     bool in_room(const std::string& room) const;
-    std::size_t room_count() const { return rooms_.size(); }
 
     // Server-side disconnect (S12): DISCONNECT for this namespace; with `close_session`,
     // every namespace of the connection is disconnected and the Engine.IO session closed.

@@ -16,6 +16,7 @@ import {
     freePort,
     ingest,
     makeCertificate,
+    readMetric,
     record,
     startKamea,
     startStandin,
@@ -300,6 +301,8 @@ describe('coalescing, keep-alive and bounded concurrency', () => {
             (_, i) => connectDevices(server, tok, TRANSPORTS[i % 2][1])));
         api.reset();
         api.setDelay(2000);
+        const [requestsBefore, coalescedBefore] = [await readMetric(server, 'kamea_authorization_requests_total'),
+            await readMetric(server, 'kamea_authorization_coalesced_total')];
         let acks;
         try {
             acks = await Promise.all(sockets.map((s) => subscribe(s, device, TENANT)));
@@ -312,6 +315,9 @@ describe('coalescing, keep-alive and bounded concurrency', () => {
         const count = api.stats().byKey[`${tok}|${TENANT}|${device}`];
         t.diagnostic(`checks for 50 identical subscriptions: ${count}`);
         assert.ok(count >= 1 && count <= 3, `${count} checks reached the API for 50 identical subscriptions`);
+        // What the stand-in counted, /metrics shows: requests sent, and the rest coalesced.
+        assert.equal(await readMetric(server, 'kamea_authorization_requests_total') - requestsBefore, count);
+        assert.equal(await readMetric(server, 'kamea_authorization_coalesced_total') - coalescedBefore, 50 - count);
 
         const sinks = sockets.map(telemetrySink);
         await post(server, { deviceId: device, tenantId: TENANT, n: 1 });
@@ -511,6 +517,7 @@ describe('--authz-cache-ttl 60', () => {
         const second = await connectDevices(server, tok, TRANSPORTS[1][1]);
         assert.deepEqual(await subscribe(second, device, TENANT), { status: 'ok' });
         assert.equal(api.stats().byKey[key], 1, 'repeated checks of a cached key must not reach the API');
+        assert.equal(await readMetric(server, 'kamea_authorization_cache_hits_total'), 6, 'counted as cache hits');
 
         // The cached subscriptions are real ones.
         const sinks = [first, second].map(telemetrySink);

@@ -79,7 +79,7 @@ void management_api_client::check(const check_key& key, result_handler done) {
         auto it = cache_.find(key);
         if (it != cache_.end()) {
             if (it->second > clock::now()) {
-                ++stats_.cache_hits;
+                global_call_metrics().cache_hits.fetch_add(1, std::memory_order_relaxed);
                 asio::post(ex_, [done = std::move(done)] { done({verdict::allowed, {}}); });
                 return;
             }
@@ -89,7 +89,8 @@ void management_api_client::check(const check_key& key, result_handler done) {
     auto [it, first] = in_flight_.try_emplace(key);
     it->second.push_back(std::move(done));
     if (!first) {
-        ++stats_.coalesced; // the same check is already on its way: share its answer
+        // the same check is already on its way: share its answer
+        global_call_metrics().coalesced.fetch_add(1, std::memory_order_relaxed);
         return;
     }
     asio::co_spawn(ex_, run_check(key), asio::detached);
@@ -242,7 +243,7 @@ asio::awaitable<result> management_api_client::exchange(const check_key& key) {
         if (!c) {
             co_return result{verdict::error, error};
         }
-        ++stats_.requests;
+        global_call_metrics().requests.fetch_add(1, std::memory_order_relaxed);
         c->lowest().expires_at(deadline);
         http::response_parser<http::string_body> parser;
         parser.body_limit(max_answer_body);

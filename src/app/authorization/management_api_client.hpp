@@ -41,12 +41,6 @@ struct client_options {
     std::chrono::seconds cache_ttl{0};
 };
 
-struct client_stats {
-    std::size_t requests = 0;  // HTTP requests sent
-    std::size_t coalesced = 0; // checks answered by a request already in flight
-    std::size_t cache_hits = 0;
-};
-
 class management_api_client {
 public:
     management_api_client(boost::asio::any_io_executor ex, client_options options, boost::asio::ssl::context* tls);
@@ -56,8 +50,6 @@ public:
 
     // Calls `done` exactly once, later (never inside this call), on this shard.
     void check(const check_key& key, result_handler done);
-
-    const client_stats& stats() const { return stats_; }
 
 private:
     struct connection;
@@ -77,7 +69,6 @@ private:
     std::vector<std::unique_ptr<connection>> idle_;
     std::size_t active_ = 0; // checks holding a request slot
     std::deque<std::shared_ptr<boost::asio::steady_timer>> waiting_;
-    client_stats stats_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -40,6 +40,11 @@ struct call_metrics {
     std::atomic<std::uint64_t> denied{0};
     std::atomic<std::uint64_t> errors{0};
     core::histogram latency;
+    // What a reconnect storm shows: HTTP requests sent, checks that shared one already in
+    // flight, and checks answered from --authz-cache-ttl's cache (each bumped once per check).
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> coalesced{0};
+    std::atomic<std::uint64_t> cache_hits{0};
 };
 call_metrics& global_call_metrics();
 
