@@ -170,12 +170,17 @@ void connection::remove(const std::shared_ptr<socket>& s, std::string_view reaso
         return;
     }
     sockets_.erase(it);
-    s->connected_ = false;
+    end(*s, reason);
+}
+
+// A socket leaves for good: its handler is told, then it leaves its rooms.
+void connection::end(socket& s, std::string_view reason) {
+    s.connected_ = false;
     server_.on_socket_count(-1);
-    if (auto* handler = server_.find_namespace(s->nsp())) {
-        handler->on_disconnect(*s, reason);
+    if (auto* handler = server_.find_namespace(s.nsp())) {
+        handler->on_disconnect(s, reason);
     }
-    server_.rooms().leave_all(*s);
+    server_.rooms().leave_all(s);
 }
 
 void connection::disconnect(socket& target, bool close_session) {
@@ -207,12 +212,7 @@ void connection::on_close(engineio::close_reason reason) {
     auto all = std::move(sockets_);
     sockets_.clear();
     for (const auto& s : all) {
-        s->connected_ = false;
-        server_.on_socket_count(-1);
-        if (auto* handler = server_.find_namespace(s->nsp())) {
-            handler->on_disconnect(*s, engineio::to_string(reason));
-        }
-        server_.rooms().leave_all(*s);
+        end(*s, engineio::to_string(reason));
     }
 }
 

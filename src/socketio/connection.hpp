@@ -37,6 +37,7 @@ private:
     void on_connect(packet& p);
     std::shared_ptr<socket> find(const std::string& nsp) const;
     void remove(const std::shared_ptr<socket>& s, std::string_view reason);
+    void end(socket& s, std::string_view reason);
     void protocol_error();
 
     socketio::server& server_;
