@@ -116,8 +116,8 @@ public:
     void close(close_reason reason);
 
     // ---- inbound, from any transport ----
-    // Handles one decoded packet from the active transport. Returns false on a protocol
-    // violation (the session is then closed).
+    // Handles one decoded packet from the active transport; a protocol violation closes the
+    // session.
     void on_packet(const packet& p);
     // The active transport failed or was closed by the peer.
     void on_transport_closed(close_reason reason);

@@ -1,7 +1,7 @@
 #pragma once
 // A shard: one event loop on one thread, with the sessions it owns (style.md section 2).
 // Connections are spread over shards at accept; a request for a session of another shard
-// moves its socket there (http_connection.cpp), so sessions never need locks.
+// moves its socket there (http_server.cpp), so sessions never need locks.
 
 #include "core/histogram.hpp"
 #include "engineio/registry.hpp"
