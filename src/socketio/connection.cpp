@@ -23,14 +23,15 @@ connection::connection(socketio::server& srv, engineio::session& s)
     : server_(srv), session_(s), connect_timer_(s.executor()) {
     // S6: a client that joins no namespace in time is cut off.
     connect_timer_.expires_after(srv.options().connect_timeout);
-    connect_timer_.async_wait([this](boost::system::error_code ec) {
-        if (!ec && sockets_.empty()) {
+    connect_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+        if (!ec && *alive && sockets_.empty()) {
             session_.close(engineio::close_reason::server_close);
         }
     });
 }
 
 connection::~connection() {
+    *alive_ = false;
     connect_timer_.cancel();
 }
 

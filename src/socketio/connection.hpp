@@ -44,6 +44,9 @@ private:
     engineio::session& session_;
     std::vector<std::shared_ptr<socket>> sockets_;
     boost::asio::steady_timer connect_timer_;
+    // False once destroyed: a timer handler already queued when the destructor cancels the
+    // timer still runs, and must not touch this.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
     // A binary packet waiting for its attachments: its text is decoded again once they
     // have all arrived.
