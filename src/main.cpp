@@ -155,6 +155,10 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
     m.counter("kamea_protocol_errors_total", "Sessions closed for invalid packets",
               {series{"", load(eio.protocol_errors)}});
     m.counter("kamea_ping_timeouts_total", "Sessions closed by the heartbeat", {series{"", load(eio.ping_timeouts)}});
+    m.counter("kamea_request_timeouts_total", "HTTP requests begun but not complete within --handshake-timeout",
+              {series{"", load(eio.request_timeouts)}});
+    m.counter("kamea_upgrade_timeouts_total", "Transport upgrades not finished within --upgrade-timeout",
+              {series{"", load(eio.upgrade_timeouts)}});
     m.counter("kamea_authorization_calls_total", "Management API checks by result",
               {series{R"(result="allowed")", load(authz.allowed)}, series{R"(result="denied")", load(authz.denied)},
                series{R"(result="error")", load(authz.errors)}});

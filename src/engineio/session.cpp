@@ -438,6 +438,7 @@ bool session::begin_upgrade(transport_link* probe) {
     upgrade_timer_.expires_after(options_.upgrade_timeout);
     upgrade_timer_.async_wait([weak = weak_from_this(), probe](boost::system::error_code ec) {
         if (auto self = weak.lock(); self && !ec && self->probe_link_ == probe) {
+            global_counters().upgrade_timeouts.fetch_add(1, std::memory_order_relaxed);
             self->abort_upgrade(probe); // U6
             probe->wake();
         }

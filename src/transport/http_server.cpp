@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "core/random_id.hpp"
+#include "engineio/counters.hpp"
 #include "engineio/endpoint_rules.hpp"
 #include "transport/cors.hpp"
 #include "transport/linger.hpp"
@@ -241,6 +242,9 @@ asio::awaitable<boost::system::error_code> read_body(const state& st, beast::tcp
     p.body_limit(limit);
     stream.expires_after(st.options.handshake_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, p, nothrow);
+    if (ec == beast::error::timeout) {
+        engineio::global_counters().request_timeouts.fetch_add(1, std::memory_order_relaxed);
+    }
     co_return ec;
 }
 
@@ -505,6 +509,10 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
             p->body_limit(boost::none);
             stream.expires_after(st.options.handshake_timeout);
             auto [ec, n] = co_await http::async_read_header(stream, buffer, *p, nothrow);
+            if (ec == beast::error::timeout && buffer.size() > 0) {
+                // Part of a request, then nothing: slow headers (an idle connection has none).
+                engineio::global_counters().request_timeouts.fetch_add(1, std::memory_order_relaxed);
+            }
             if (ec) {
                 if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
                     ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
