@@ -3,7 +3,8 @@
 // tests/interop/python/client.py against kamea-wss and the Management API stand-in, on polling
 // only, WebSocket only and the default upgrade: the token in a header and in the auth payload,
 // subscribe with an ack, single telemetries and bursts of hundreds (complete, in order),
-// denial, bad input, unsubscribe, the heartbeat, and binary arguments both ways.
+// "last": true and auth:refresh, denial, bad input, unsubscribe, the heartbeat, and binary
+// arguments both ways.
 //
 // python-engineio runs each received message's handler on a thread of its own, so the order in
 // which handlers ran is the library's business: order is asserted on what arrived on the wire
@@ -274,6 +275,32 @@ for (const setup of SETUPS) {
             const bySeq = (a, b) => a.seq - b.seq;
             assert.deepEqual(c.telemetries().sort(bySeq), expected, 'every handler got its telemetry, once');
             assert.deepEqual(c.events('disconnect'), []);
+            await c.exit();
+        });
+
+        test('"last": true gives the newest value then the live ones; auth:refresh takes a new token', async () => {
+            const device = uid('dev');
+            const watcher = await connected(server, setup, { auth: { token: uid('allow') } });
+            assert.deepEqual((await watcher.subscribe(device)).ack, { status: 'ok' });
+            await post([{ deviceId: device, tenantId: TENANT, n: 1 }, { deviceId: device, tenantId: TENANT, n: 2 }]);
+            await watcher.untilTelemetries(2);
+            const c = await connected(server, setup, { auth: { token: uid('allow') } });
+            const { ack } = await c.call('telemetries', { deviceId: device, tenantId: TENANT, last: true });
+            assert.deepEqual(ack, { status: 'ok', last: true });
+            await c.untilTelemetries(1);
+            await post({ deviceId: device, tenantId: TENANT, n: 3 });
+            await c.untilTelemetries(2);
+            assert.deepEqual(c.wireTelemetries().map((t) => t.n), [2, 3]);
+
+            const fresh = uid('allow');
+            assert.deepEqual((await c.call('auth:refresh', { token: fresh })).ack, { status: 'ok' });
+            assert.equal(api.stats().byKey[`${fresh}|${TENANT}|${device}`], 1, 'the new token was checked');
+            const refused = (await c.call('auth:refresh', { token: uid('deny') })).ack;
+            assert.equal(refused.error, 'access_denied', JSON.stringify(refused));
+            await post({ deviceId: device, tenantId: TENANT, n: 4 });
+            await c.untilTelemetries(3);
+            assert.deepEqual(c.events('disconnect'), [], 'a refused refresh keeps the connection');
+            await watcher.exit();
             await c.exit();
         });
 
