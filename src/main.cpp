@@ -97,6 +97,7 @@ transport::http_server_options public_options(const core::config& cfg) {
     opts.handshake_timeout = cfg.handshake_timeout;
     opts.max_connections = cfg.max_connections;
     opts.max_connections_per_ip = cfg.max_connections_per_ip;
+    opts.max_polling_sessions_per_ip = cfg.max_polling_sessions_per_ip;
     opts.cors_origins = cfg.cors_origins;
     opts.cookie_name = cfg.cookie;
     opts.conformance = cfg.conformance;
@@ -127,6 +128,8 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
             {series{"", load(public_server.stats().connections)}});
     m.counter("kamea_tcp_connections_rejected_total", "Connections refused by the connection limits",
               {series{"", load(public_server.stats().rejected)}});
+    m.counter("kamea_polling_sessions_rejected_total", "Polling handshakes refused past --max-polling-sessions-per-ip",
+              {series{"", load(public_server.stats().polling_rejected)}});
     m.gauge("kamea_namespace_sockets", "Socket.IO namespace sockets", {series{"", load(sio.sockets)}});
     m.gauge("kamea_rooms", "Rooms with at least one socket", {series{"", load(sio.rooms)}});
     m.gauge("kamea_subscriptions", "Live telemetry subscriptions",

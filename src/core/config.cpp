@@ -76,6 +76,9 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
         "(false = one send per socket; also the fallback when the kernel refuses io_uring)");
     add("max-connections", c.max_connections, "Most TCP connections on the public listener");
     add("max-connections-per-ip", c.max_connections_per_ip, "Most connections from one client address (0 = unlimited)");
+    add("max-polling-sessions-per-ip", c.max_polling_sessions_per_ip,
+        "Most live sessions opened over HTTP long-polling from one client address (they hold state "
+        "without a connection; 0 = unlimited)");
     add("management-api-url", c.management_api_url,
         "Base URL of the Management API (http or https); empty = every check fails");
     add_ms("management-api-timeout", c.management_api_timeout, "Time allowed for one authorization check");

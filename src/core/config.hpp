@@ -29,9 +29,10 @@ struct config {
     // Limits (contract section 9).
     std::chrono::milliseconds handshake_timeout{10000};
     std::size_t max_send_queue = 4 * 1024 * 1024;
-    std::size_t conflate_after = 0; // bytes; 0 = off
-    bool io_uring = true;           // batch each loop turn's WebSocket sends through io_uring
-    std::string cookie;             // H3: sid cookie on the polling handshake (empty = none)
+    std::size_t conflate_after = 0;              // bytes; 0 = off
+    std::size_t max_polling_sessions_per_ip = 0; // 0 = unlimited
+    bool io_uring = true;                        // batch each loop turn's WebSocket sends through io_uring
+    std::string cookie;                          // H3: sid cookie on the polling handshake (empty = none)
     std::size_t max_connections = 100000;
     std::size_t max_connections_per_ip = 0; // 0 = unlimited
 

@@ -37,6 +37,8 @@ inline constexpr endpoint_error unknown_sid{error_code::unknown_sid, "Session ID
 inline constexpr endpoint_error bad_handshake_method{error_code::bad_handshake_method, "Bad handshake method", 400};
 inline constexpr endpoint_error bad_request{error_code::bad_request, "Bad request", 400};
 inline constexpr endpoint_error shutting_down{error_code::forbidden, "Server is shutting down", 403};
+inline constexpr endpoint_error too_many_polling_sessions{error_code::forbidden,
+                                                          "Too many polling sessions from this address", 429};
 inline constexpr endpoint_error unsupported_version{error_code::unsupported_protocol_version,
                                                     "Unsupported protocol version", 400};
 // P5: a POST body past maxPayload.

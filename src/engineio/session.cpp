@@ -248,6 +248,7 @@ void session::finish() {
     upgrade_timer_.cancel();
     linger_timer_.cancel();
     auto keep = shared_from_this(); // the registry may hold the last reference
+    held_.reset();
     if (on_finished_) {
         on_finished_(sid_);
     }

@@ -92,6 +92,9 @@ public:
     void set_handler(std::unique_ptr<session_handler> h) { handler_ = std::move(h); }
     // Called by the registry when the session is gone for good.
     void set_on_finished(std::function<void(const std::string&)> f) { on_finished_ = std::move(f); }
+    // Something released when the session finishes (or is destroyed unfinished), such as its
+    // place in a per-address count.
+    void hold_until_finished(std::shared_ptr<void> held) { held_ = std::move(held); }
 
     const std::string& sid() const { return sid_; }
     transport_kind transport() const { return kind_; }
@@ -175,6 +178,7 @@ private:
     handshake_info handshake_;
     std::unique_ptr<session_handler> handler_;
     std::function<void(const std::string&)> on_finished_;
+    std::shared_ptr<void> held_;
 
     std::vector<wire_ptr> queue_; // only appended and taken whole: no deque needed
     std::size_t queued_bytes_ = 0;

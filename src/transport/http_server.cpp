@@ -84,6 +84,13 @@ query_params parse_query(const boost::urls::url_view& url) {
 
 } // namespace
 
+// Live polling sessions per client address, shared with the sessions' tickets (which may
+// outlive the server's state at shutdown).
+struct address_counts {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::size_t> live;
+};
+
 struct http_server::state {
     std::vector<std::unique_ptr<shard>>& shards;
     http_server_options options;
@@ -93,6 +100,7 @@ struct http_server::state {
     std::unique_ptr<tcp::acceptor> acceptor;
     std::mutex per_ip_mutex;
     std::unordered_map<std::string, std::size_t> per_ip;
+    std::shared_ptr<address_counts> polling_sessions = std::make_shared<address_counts>();
 
     state(std::vector<std::unique_ptr<shard>>& s, http_server_options o, route_handler r)
         : shards(s), options(std::move(o)), routes(std::move(r)), cors(options.cors_origins) {}
@@ -365,11 +373,38 @@ asio::awaitable<outcome> handshake(state& st, shard& sh, beast::tcp_stream& stre
     if (auto qm = target.find('?'); qm != std::string_view::npos) {
         info.query = std::string(target.substr(qm + 1));
     }
+    std::shared_ptr<void> polling_ticket;
+    if (!websocket && st.options.max_polling_sessions_per_ip != 0) {
+        auto counts = st.polling_sessions;
+        bool refused = false;
+        {
+            std::lock_guard lock(counts->mutex);
+            auto& live = counts->live[info.remote_address];
+            refused = live >= st.options.max_polling_sessions_per_ip;
+            if (!refused) {
+                ++live;
+            }
+        }
+        if (refused) {
+            st.stats.polling_rejected.fetch_add(1, std::memory_order_relaxed);
+            core::log::warn("polling_sessions_limit",
+                            {{"limit", st.options.max_polling_sessions_per_ip}, {"address", info.remote_address}});
+            co_return co_await write(stream, engine_error(st, p, engineio::too_many_polling_sessions));
+        }
+        // Null, with a deleter: runs once, when the session finishes or is destroyed.
+        polling_ticket = std::shared_ptr<void>(nullptr, [counts, ip = info.remote_address](void*) {
+            std::lock_guard lock(counts->mutex);
+            if (auto it = counts->live.find(ip); it != counts->live.end() && --it->second == 0) {
+                counts->live.erase(it);
+            }
+        });
+    }
     auto session = std::make_shared<engineio::session>(sh.ctx.get_executor(), core::random_id(sh.index),
                                                        websocket ? engineio::transport_kind::websocket
                                                                  : engineio::transport_kind::polling,
                                                        st.options.session, std::move(info));
     session->set_handler(sh.make_handler(*session, ep));
+    session->hold_until_finished(std::move(polling_ticket));
     sh.sessions.add(session);
     core::log::debug("session_open", {{"sid", session->sid()}, {"transport", q.transport}});
     if (websocket) {

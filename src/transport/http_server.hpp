@@ -34,6 +34,9 @@ struct http_server_options {
     std::chrono::milliseconds handshake_timeout{10000};
     std::size_t max_connections = 100000;
     std::size_t max_connections_per_ip = 0;
+    // Live sessions opened over polling from one address (0 = unlimited): they hold state
+    // without holding a connection, so the connection limits do not bound them.
+    std::size_t max_polling_sessions_per_ip = 0;
     std::size_t max_body = 1000000; // for routes other than the Engine.IO endpoint
     engineio::session_options session;
     std::vector<std::string> cors_origins;
@@ -47,6 +50,7 @@ struct http_server_options {
 struct http_server_stats {
     std::atomic<std::size_t> connections{0};
     std::atomic<std::size_t> rejected{0};
+    std::atomic<std::size_t> polling_rejected{0}; // handshakes past max_polling_sessions_per_ip
 };
 
 class http_server {

@@ -193,6 +193,39 @@ test('past --conflate-after a lagging subscriber gets the newest per device inst
     }
 });
 
+test('--max-polling-sessions-per-ip refuses a polling handshake past it (429), until a session ends', async () => {
+    const server = await startKamea(null, ['--max-polling-sessions-per-ip', '2']);
+    try {
+        const base = `${server.url}/socket.io/?EIO=4&transport=polling`;
+        const open = async () => {
+            const res = await fetch(base);
+            return { status: res.status, text: await res.text() };
+        };
+        const first = await open();
+        const second = await open();
+        assert.deepEqual([first.status, second.status], [200, 200]);
+        // Each fetch used a connection of its own and let it go: the sessions hold no
+        // connection, which is why the connection limits do not bound them.
+        const third = await open();
+        assert.equal(third.status, 429, third.text);
+        assert.deepEqual(JSON.parse(third.text), { code: 4, message: 'Too many polling sessions from this address' });
+        // A WebSocket session is not a polling one.
+        const ws = client(`${server.url}/`, { transports: ['websocket'], reconnection: false });
+        await withTimeout(new Promise((r) => ws.io.once('open', r)), 'a WebSocket session');
+        ws.close();
+        // A session that ends frees its place.
+        const { sid } = JSON.parse(first.text.slice(1));
+        assert.equal((await fetch(`${base}&sid=${sid}`, { method: 'POST', body: '1' })).status, 200); // close packet
+        assert.equal(await (await fetch(`${base}&sid=${sid}`)).text(), '6'); // P9: a noop, then the session ends
+        const again = await open();
+        assert.equal(again.status, 200, again.text);
+        const metrics = await (await fetch(`${server.internalUrl}/metrics`)).text();
+        assert.match(metrics, /^kamea_polling_sessions_rejected_total 1$/m);
+    } finally {
+        await server.stop();
+    }
+});
+
 test('--max-connections-per-ip refuses connections over the limit, not the ones under it', async () => {
     const server = await startKamea(null, ['--max-connections-per-ip', '2']);
     try {
