@@ -544,7 +544,7 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
             p->body_limit(boost::none);
             stream.expires_after(st.options.handshake_timeout);
             auto [ec, n] = co_await http::async_read_header(stream, buffer, *p, nothrow);
-            if (ec == beast::error::timeout && buffer.size() > 0) {
+            if (ec == beast::error::timeout && (buffer.size() > 0 || p->got_some())) {
                 // Part of a request, then nothing: slow headers (an idle connection has none).
                 engineio::global_counters().request_timeouts.fetch_add(1, std::memory_order_relaxed);
             }
