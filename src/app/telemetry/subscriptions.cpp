@@ -322,6 +322,7 @@ void subscriptions::forget(socketio::socket& s) {
         }
         st.subscriptions.clear();
         arm_last_value_timer();
+        unschedule_expiry(st);
     }
 }
 
@@ -405,9 +406,16 @@ void subscriptions::schedule_expiry(socketio::socket& s, std::size_t stage) {
     auto due = authorization::to_steady(*st.token_expires, std::chrono::system_clock::now(), clock::now()) +
                expiry_delays[stage];
     bool earliest = expiries_.empty() || due < expiries_.begin()->first;
-    expiries_.emplace(due, expiry_check{s.weak_from_this(), st.token_generation, stage});
+    st.expiry_entry = expiries_.emplace(due, expiry_check{s.weak_from_this(), st.token_generation, stage});
     if (earliest) {
         arm_expiry_timer();
+    }
+}
+
+void subscriptions::unschedule_expiry(socket_state& st) {
+    if (st.expiry_entry) {
+        expiries_.erase(*st.expiry_entry); // the timer may wake for it: it then finds nothing due
+        st.expiry_entry.reset();
     }
 }
 
@@ -432,12 +440,16 @@ void subscriptions::on_expiry_timer() {
     }
     for (auto& check : due) {
         auto sock = check.socket.lock();
-        if (!sock || !sock->connected() || !sock->data) {
+        if (!sock || !sock->data) {
             continue;
         }
         auto& st = state_of(*sock);
         if (st.token_generation != check.generation) {
             continue; // refreshed since: the new token has re-checks of its own
+        }
+        st.expiry_entry.reset(); // that entry was this one, taken off the queue above
+        if (!sock->connected()) {
+            continue;
         }
         if (check.stage == 0) {
             core::log::info("token_expired", {{"socket", sock->id()}, {"subscriptions", st.subscriptions.size()}});
@@ -475,6 +487,7 @@ void subscriptions::refresh(socketio::socket& s, std::string token, std::optiona
             return;
         }
         state.refresh_applied = request;
+        unschedule_expiry(state); // the old token's re-checks go with it
         state.token = std::move(new_token);
         state.token_expires = authorization::token_expiry(state.token);
         ++state.token_generation;

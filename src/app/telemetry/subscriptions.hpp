@@ -37,6 +37,14 @@ struct subscription {
     bool checking = false;
 };
 
+// A socket's next re-check after its token's expiry (stage: index into the delays).
+struct expiry_check {
+    std::weak_ptr<socketio::socket> socket;
+    std::uint64_t generation;
+    std::size_t stage;
+};
+using expiry_queue = std::multimap<std::chrono::steady_clock::time_point, expiry_check>;
+
 struct socket_state {
     std::string token; // a secret: never logged
     // The token's JWT `exp`, if it has one; its re-checks are scheduled with the first
@@ -44,6 +52,9 @@ struct socket_state {
     std::optional<std::chrono::system_clock::time_point> token_expires;
     std::uint64_t token_generation = 0;
     bool expiry_scheduled = false;
+    // Its entry in the shard's queue, removed when the socket goes or the token is replaced,
+    // so a long-lived token does not leave an entry behind for every socket that came and went.
+    std::optional<expiry_queue::iterator> expiry_entry;
     std::uint64_t refresh_requests = 0; // auth:refresh events so far
     std::uint64_t refresh_applied = 0;  // the request whose token is in force (0: the connect one)
     std::vector<subscription> subscriptions;
@@ -69,17 +80,12 @@ public:
     void refresh(socketio::socket& s, std::string token, std::optional<std::uint64_t> ack_id);
 
 private:
-    struct expiry_check {
-        std::weak_ptr<socketio::socket> socket;
-        std::uint64_t generation;
-        std::size_t stage; // index into expiry_delays
-    };
-
     void reauthorize();
     // Checks the socket's subscriptions again: all of them, or only those older than the
     // re-authorization interval. A denial cuts the socket with `denial` as the message.
     void recheck(const std::shared_ptr<socketio::socket>& sock, bool all, std::string_view denial);
     void schedule_expiry(socketio::socket& s, std::size_t stage);
+    void unschedule_expiry(socket_state& st);
     void arm_expiry_timer();
     void on_expiry_timer();
     void add(socketio::socket& s, const core::device_key& key, std::optional<std::uint64_t> ack_id, bool want_last);
@@ -99,7 +105,7 @@ private:
     last_values last_;
     boost::asio::steady_timer last_value_timer_;
     std::optional<std::chrono::steady_clock::time_point> last_value_armed_;
-    std::multimap<std::chrono::steady_clock::time_point, expiry_check> expiries_;
+    expiry_queue expiries_;
     std::unordered_map<socketio::socket*, std::weak_ptr<socketio::socket>> subscribed_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
