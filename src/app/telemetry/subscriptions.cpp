@@ -406,7 +406,7 @@ void subscriptions::schedule_expiry(socketio::socket& s, std::size_t stage) {
     auto due = authorization::to_steady(*st.token_expires, std::chrono::system_clock::now(), clock::now()) +
                expiry_delays[stage];
     bool earliest = expiries_.empty() || due < expiries_.begin()->first;
-    st.expiry_entry = expiries_.emplace(due, expiry_check{s.weak_from_this(), st.token_generation, stage});
+    st.expiry_entry = expiries_.emplace(due, expiry_check{s.weak_from_this(), stage});
     if (earliest) {
         arm_expiry_timer();
     }
@@ -444,10 +444,7 @@ void subscriptions::on_expiry_timer() {
             continue;
         }
         auto& st = state_of(*sock);
-        if (st.token_generation != check.generation) {
-            continue; // refreshed since: the new token has re-checks of its own
-        }
-        st.expiry_entry.reset(); // that entry was this one, taken off the queue above
+        st.expiry_entry.reset(); // its one entry was this one, taken off the queue above
         if (!sock->connected()) {
             continue;
         }
@@ -490,7 +487,6 @@ void subscriptions::refresh(socketio::socket& s, std::string token, std::optiona
         unschedule_expiry(state); // the old token's re-checks go with it
         state.token = std::move(new_token);
         state.token_expires = authorization::token_expiry(state.token);
-        ++state.token_generation;
         state.expiry_scheduled = false;
         auto now = clock::now();
         for (auto& sub : state.subscriptions) {

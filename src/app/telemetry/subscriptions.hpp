@@ -40,7 +40,6 @@ struct subscription {
 // A socket's next re-check after its token's expiry (stage: index into the delays).
 struct expiry_check {
     std::weak_ptr<socketio::socket> socket;
-    std::uint64_t generation;
     std::size_t stage;
 };
 using expiry_queue = std::multimap<std::chrono::steady_clock::time_point, expiry_check>;
@@ -48,12 +47,11 @@ using expiry_queue = std::multimap<std::chrono::steady_clock::time_point, expiry
 struct socket_state {
     std::string token; // a secret: never logged
     // The token's JWT `exp`, if it has one; its re-checks are scheduled with the first
-    // subscription. A refresh bumps the generation, so the old token's re-checks lapse.
+    // subscription. At most one entry per socket in the shard's queue: removed when the socket
+    // goes or the token is replaced (so the old token's re-checks go with it, and a long-lived
+    // token does not leave an entry behind for every socket that came and went).
     std::optional<std::chrono::system_clock::time_point> token_expires;
-    std::uint64_t token_generation = 0;
     bool expiry_scheduled = false;
-    // Its entry in the shard's queue, removed when the socket goes or the token is replaced,
-    // so a long-lived token does not leave an entry behind for every socket that came and went.
     std::optional<expiry_queue::iterator> expiry_entry;
     std::uint64_t refresh_requests = 0; // auth:refresh events so far
     std::uint64_t refresh_applied = 0;  // the request whose token is in force (0: the connect one)
