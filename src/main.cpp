@@ -6,6 +6,7 @@
 #include "app/authorization/management_api_client.hpp"
 #include "app/conformance/conformance.hpp"
 #include "app/devices/devices_namespace.hpp"
+#include "app/recovery/recovery.hpp"
 #include "app/telemetry/fanout.hpp"
 #include "app/telemetry/ingest.hpp"
 #include "app/telemetry/subscriptions.hpp"
@@ -15,6 +16,7 @@
 #include "core/core_dumps.hpp"
 #include "core/huge_page_heap.hpp"
 #include "core/log.hpp"
+#include "core/random_id.hpp"
 #include "engineio/counters.hpp"
 #include "ops/doc_site.hpp"
 #include "ops/metrics.hpp"
@@ -108,6 +110,27 @@ transport::http_server_options public_options(const core::config& cfg) {
     opts.session.max_send_queue = cfg.max_send_queue;
     opts.session.conflate_after = cfg.conflate_after;
     return opts;
+}
+
+// Connection state recovery's figures (zero while it is off).
+void add_recovery_metrics(ops::metrics_registry& m, const app::recovery::replay_buffer& replay,
+                          const app::recovery::session_store& sessions, const app::recovery::counters& stats) {
+    using series = ops::metrics_registry::labelled;
+    auto load = [](const auto& atomic) { return [&atomic] { return static_cast<double>(atomic.load()); }; };
+    m.gauge("kamea_recovery_sessions", "Lost sockets waiting to be recovered (--recovery-window)",
+            {series{"", [&sessions] { return static_cast<double>(sessions.size()); }}});
+    m.gauge("kamea_recovery_buffer_bytes", "Bytes of telemetries kept for recovery (--recovery-budget)",
+            {series{"", [&replay] { return static_cast<double>(replay.bytes()); }}});
+    m.gauge("kamea_recovery_buffer_telemetries", "Telemetries kept for recovery",
+            {series{"", [&replay] { return static_cast<double>(replay.telemetries()); }}});
+    m.counter("kamea_recovery_evicted_total", "Telemetries no longer kept for recovery (budget or age)",
+              {series{"", [&replay] { return static_cast<double>(replay.evicted()); }}});
+    m.counter("kamea_recoveries_total", "CONNECTs that named a recovery session, by outcome",
+              {series{R"(result="recovered")", load(stats.recovered)},
+               series{R"(result="unknown")", load(stats.unknown)}, series{R"(result="gap")", load(stats.gap)},
+               series{R"(result="denied")", load(stats.denied)}, series{R"(result="error")", load(stats.error)}});
+    m.counter("kamea_recovery_replayed_total", "Telemetries replayed to recovered sockets",
+              {series{"", load(stats.replayed)}});
 }
 
 // Every metric of contract section 8, read from the layers' atomics at scrape time.
@@ -298,6 +321,19 @@ int main(int argc, char** argv) {
     std::unique_ptr<app::authorization::authorizer> authz;
     auto shards = make_shards(cfg);
     newest = std::make_unique<app::telemetry::newest_store>(cfg.last_value_budget, shards.size());
+    // Connection state recovery (off without --recovery-window). Declared after the shards:
+    // a waiting session's holds are let go of by posting to its shard.
+    app::recovery::offset_codec offsets(core::random_id().substr(0, 6));
+    // A client may come back a window after the server noticed it gone, which a heartbeat
+    // takes up to an interval and a timeout to notice: what it missed may be that old.
+    app::recovery::replay_buffer replay(cfg.recovery_budget, std::chrono::seconds(cfg.recovery_window) +
+                                                                 cfg.ping_interval + cfg.ping_timeout);
+    app::recovery::session_store recoverable;
+    app::recovery::counters recovery_stats;
+    app::recovery::context recovery;
+    if (cfg.recovery_window > 0) {
+        recovery = {std::chrono::seconds(cfg.recovery_window), &recoverable, &replay, &offsets, &recovery_stats};
+    }
 
     std::vector<app::authorization::authorizer::shard_client> clients;
     for (auto& sh : shards) {
@@ -316,7 +352,7 @@ int main(int argc, char** argv) {
             sh.ctx.get_executor(), *authz, *telemetry_bus, *newest, i,
             app::telemetry::subscription_options{cfg.max_subscriptions_per_socket,
                                                  std::chrono::seconds(cfg.reauth_interval),
-                                                 std::chrono::seconds(cfg.last_value_ttl)});
+                                                 std::chrono::seconds(cfg.last_value_ttl), recovery});
         if (cfg.conformance) {
             a.sio->add_namespace("/", std::make_unique<app::conformance_namespace>());
             a.sio->add_namespace("/custom", std::make_unique<app::conformance_namespace>());
@@ -334,7 +370,9 @@ int main(int argc, char** argv) {
         targets.push_back({sh.ctx.get_executor(), a.sio.get()});
     }
     // One path to the sockets, whichever bus carries the telemetry (contract section 7).
-    app::telemetry::fanout fanout(std::string(app::devices_namespace_name), std::move(targets), newest.get());
+    app::telemetry::fanout fanout(
+        std::string(app::devices_namespace_name), std::move(targets),
+        {newest.get(), recovery.on() ? &replay : nullptr, recovery.on() ? &offsets : nullptr, cfg.conflate_after > 0});
     telemetry_bus->start([&fanout](core::telemetry_batch batch) { fanout.deliver(batch); });
     app::telemetry::ingest ingest({cfg.ingest_tokens}, *telemetry_bus);
 
@@ -350,6 +388,7 @@ int main(int argc, char** argv) {
             co_return ops::doc_route(doc, req);
         });
     auto metrics = make_metrics(shards, fanout, *newest, ingest, *telemetry_bus, amqp_stats, public_server);
+    add_recovery_metrics(metrics, replay, recoverable, recovery_stats);
     ops::health health([&telemetry_bus] { return telemetry_bus->status(); }, cfg.ready_requires_bus);
     auto internal_opts = public_options(cfg);
     internal_opts.engine_endpoints = false;

@@ -98,6 +98,15 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("last-value-budget", c.last_value_budget,
         "Bytes of newest telemetries kept for \"last\": true, whole process (past it a value is not kept)")
         ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 34));
+    add("recovery-window", c.recovery_window,
+        "Seconds a /devices socket lost with its transport may be recovered by the stock client's "
+        "connection state recovery: its subscriptions restored, what it missed replayed, each "
+        "telemetry carrying an offset as its last argument (0 = off)")
+        ->check(CLI::Range(0U, 86400U));
+    add("recovery-budget", c.recovery_budget,
+        "Bytes of telemetries kept for recovery, whole process (past it the oldest go; a socket "
+        "that missed one of them is not recovered)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 34));
     add("max-event-rate", c.max_event_rate,
         "Events a second one /devices socket may send (past it: bad_request; a socket that goes on, "
         "--event-burst refusals in a row, is disconnected; 0 = no limit)")

@@ -48,6 +48,8 @@ struct config {
     std::size_t max_subscriptions_per_socket = 100;
     unsigned last_value_ttl = 10;                     // seconds a device's last value outlives its subscribers
     std::size_t last_value_budget = 64 * 1024 * 1024; // bytes of last values, whole process
+    unsigned recovery_window = 0;                     // seconds a lost socket may be recovered; 0 = off
+    std::size_t recovery_budget = 64 * 1024 * 1024;   // bytes of telemetries kept for recovery, whole process
     bool core_dumps = false;                          // a dump would hold every live token
     unsigned max_event_rate = 100;                    // events a second per /devices socket; 0 = no limit
     unsigned event_burst = 200;                       // events a socket may send at once within that rate

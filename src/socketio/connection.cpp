@@ -8,6 +8,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+
 namespace kamea::socketio {
 
 void server::on_socket_count(int delta) {
@@ -140,8 +142,10 @@ void connection::dispatch(packet& p, const std::vector<std::string>& attachments
 }
 
 void connection::on_connect(packet& p) {
-    if (find(p.nsp)) {
-        protocol_error(); // S10: the namespace is already joined on this connection
+    bool connecting = std::any_of(connecting_.begin(), connecting_.end(),
+                                  [&](const std::shared_ptr<socket>& c) { return c->nsp() == p.nsp; });
+    if (find(p.nsp) || connecting) {
+        protocol_error(); // S10: the namespace is already joined (or being joined) on this connection
         return;
     }
     auto* handler = server_.find_namespace(p.nsp);
@@ -152,17 +156,59 @@ void connection::on_connect(packet& p) {
     static const boost::json::object empty_auth;
     const auto& auth = p.value.is_object() ? p.value.as_object() : empty_auth;
     auto s = std::make_shared<socket>(*this, p.nsp, core::random_id());
-    if (auto refusal = handler->on_connect(*s, auth)) {
+    connecting_.push_back(s);
+    handler->on_connect(*s, auth, connect_reply(s));
+}
+
+void connect_reply::accept(connect_accept a) const {
+    if (auto s = socket_.lock()) {
+        s->conn_.finish_connect(s, &a, {});
+    }
+}
+
+void connect_reply::refuse(std::string_view payload) const {
+    if (auto s = socket_.lock()) {
+        s->conn_.finish_connect(s, nullptr, payload);
+    }
+}
+
+bool is_recoverable(std::string_view reason) {
+    return reason == engineio::to_string(engineio::close_reason::transport_close) ||
+           reason == engineio::to_string(engineio::close_reason::transport_error) ||
+           reason == engineio::to_string(engineio::close_reason::ping_timeout);
+}
+
+void connection::finish_connect(const std::shared_ptr<socket>& s, const connect_accept* accepted,
+                                std::string_view refusal) {
+    auto it = std::find(connecting_.begin(), connecting_.end(), s);
+    if (it == connecting_.end()) {
+        return; // answered already, or the session closed meanwhile
+    }
+    connecting_.erase(it);
+    if (accepted == nullptr) {
         server_.rooms().leave_all(*s);
-        session_.send(make_packet(packet_type::connect_error, p.nsp, *refusal));
+        session_.send(make_packet(packet_type::connect_error, s->nsp(), refusal));
         return;
+    }
+    if (!accepted->sid.empty()) {
+        s->id_ = accepted->sid;
+    }
+    for (const auto& missed : accepted->missed) {
+        session_.send(missed);
     }
     sockets_.push_back(s);
     s->connected_ = true;
     server_.on_socket_count(+1);
     connect_timer_.cancel();
-    session_.send(make_packet(packet_type::connect, p.nsp, std::string(R"({"sid":")") + s->id() + R"("})"));
-    handler->on_connected(*s);
+    std::string reply = R"({"sid":")" + s->id() + '"';
+    if (!accepted->pid.empty()) {
+        reply += R"(,"pid":")" + accepted->pid + '"';
+    }
+    reply += '}';
+    session_.send(make_packet(packet_type::connect, s->nsp(), reply));
+    if (auto* handler = server_.find_namespace(s->nsp())) {
+        handler->on_connected(*s);
+    }
 }
 
 void connection::remove(const std::shared_ptr<socket>& s, std::string_view reason) {
@@ -210,6 +256,7 @@ void connection::before_close(engineio::close_reason) {
 
 void connection::on_close(engineio::close_reason reason) {
     connect_timer_.cancel();
+    connecting_.clear(); // their answers, when they come, find nothing to answer
     auto all = std::move(sockets_);
     sockets_.clear();
     for (const auto& s : all) {

@@ -3,6 +3,7 @@
 // attachments (S15/S16), multiplexes namespaces (S9) and enforces the state rules (S10).
 
 #include "engineio/session.hpp"
+#include "socketio/namespace_handler.hpp"
 #include "socketio/packet.hpp"
 #include "socketio/socket.hpp"
 
@@ -31,6 +32,8 @@ public:
 
     // Called by socket::disconnect.
     void disconnect(socket& s, bool close_session);
+    // Called by connect_reply: the answer to a CONNECT still waiting for it.
+    void finish_connect(const std::shared_ptr<socket>& s, const connect_accept* accepted, std::string_view refusal);
 
 private:
     void dispatch(packet& p, const std::vector<std::string>& attachments);
@@ -43,6 +46,7 @@ private:
     socketio::server& server_;
     engineio::session& session_;
     std::vector<std::shared_ptr<socket>> sockets_;
+    std::vector<std::shared_ptr<socket>> connecting_; // CONNECTs waiting for their handler's answer
     boost::asio::steady_timer connect_timer_;
     // False once destroyed: a timer handler already queued when the destructor cancels the
     // timer still runs, and must not touch this.

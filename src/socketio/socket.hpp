@@ -66,6 +66,7 @@ public:
 
 private:
     friend class connection;
+    friend class connect_reply;
     friend class rooms;
     void on_ack(std::uint64_t id, std::string_view args_array_json, const std::vector<std::string>& attachments);
 

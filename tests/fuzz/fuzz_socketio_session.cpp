@@ -16,12 +16,14 @@ struct null_link : kamea::engineio::transport_link {
 };
 
 struct echo : kamea::socketio::namespace_handler {
-    std::optional<std::string> on_connect(kamea::socketio::socket& s, const boost::json::object& auth) override {
+    void on_connect(kamea::socketio::socket& s, const boost::json::object& auth,
+                    kamea::socketio::connect_reply reply) override {
         if (auth.contains("deny")) {
-            return std::string(R"({"message":"no"})");
+            reply.refuse(R"({"message":"no"})");
+            return;
         }
         s.join("room");
-        return std::nullopt;
+        reply.accept();
     }
     void on_event(kamea::socketio::socket& s, const kamea::socketio::event& e) override {
         if (e.ack_id) {

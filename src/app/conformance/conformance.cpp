@@ -4,9 +4,10 @@
 
 namespace kamea::app {
 
-std::optional<std::string> conformance_namespace::on_connect(socketio::socket& s, const boost::json::object& auth) {
+void conformance_namespace::on_connect(socketio::socket& s, const boost::json::object& auth,
+                                       socketio::connect_reply reply) {
     s.data = std::make_shared<std::string>(boost::json::serialize(auth));
-    return std::nullopt;
+    reply.accept();
 }
 
 void conformance_namespace::on_connected(socketio::socket& s) {

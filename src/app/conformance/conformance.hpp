@@ -16,7 +16,7 @@ namespace kamea::app {
 // answer as "ack-result".
 class conformance_namespace : public socketio::namespace_handler {
 public:
-    std::optional<std::string> on_connect(socketio::socket& s, const boost::json::object& auth) override;
+    void on_connect(socketio::socket& s, const boost::json::object& auth, socketio::connect_reply reply) override;
     void on_connected(socketio::socket& s) override;
     void on_event(socketio::socket& s, const socketio::event& e) override;
 };

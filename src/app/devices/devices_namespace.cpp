@@ -43,23 +43,29 @@ std::optional<std::string> bearer_token(const boost::json::object& auth, std::st
     return std::nullopt;
 }
 
-std::optional<std::string> devices_namespace::on_connect(socketio::socket& s, const boost::json::object& auth) {
+void devices_namespace::on_connect(socketio::socket& s, const boost::json::object& auth,
+                                   socketio::connect_reply reply) {
     auto token = bearer_token(auth, s.session().handshake().authorization);
     if (!token) {
         core::log::info("connect_refused", {{"session", s.session().sid().substr(0, 6)}, {"reason", "missing token"}});
-        return R"({"message":"Unauthorized: missing bearer token"})";
+        reply.refuse(R"({"message":"Unauthorized: missing bearer token"})");
+        return;
     }
     if (token->size() > max_token_length) {
         core::log::info("connect_refused", {{"session", s.session().sid().substr(0, 6)}, {"reason", "token too long"}});
-        return R"({"message":"Unauthorized: bearer token too long"})";
+        reply.refuse(R"({"message":"Unauthorized: bearer token too long"})");
+        return;
     }
     auto state = std::make_shared<telemetry::socket_state>();
     state->token = std::move(*token);
     state->token_expires = authorization::token_expiry(state->token);
     s.data = std::move(state);
+    telemetries_.connect(s, auth, std::move(reply));
+}
+
+void devices_namespace::on_connected(socketio::socket& s) {
     rates_.insert_or_assign(&s, event_rate(rate_options_, std::chrono::steady_clock::now()));
     core::log::debug("socket_connected", {{"sid", s.session().sid()}, {"socket", s.id()}});
-    return std::nullopt;
 }
 
 event_rate_counters& global_event_rate_counters() {
@@ -134,7 +140,7 @@ void devices_namespace::refresh(socketio::socket& s, const socketio::event& e) {
 }
 
 void devices_namespace::on_disconnect(socketio::socket& s, std::string_view reason) {
-    telemetries_.forget(s);
+    telemetries_.forget(s, reason);
     rates_.erase(&s);
     core::log::debug("socket_disconnected", {{"socket", s.id()}, {"reason", reason}});
 }

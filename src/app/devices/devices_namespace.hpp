@@ -28,7 +28,8 @@ class devices_namespace : public socketio::namespace_handler {
 public:
     devices_namespace(telemetry::subscriptions& telemetries, event_rate_options rate)
         : telemetries_(telemetries), rate_options_(rate) {}
-    std::optional<std::string> on_connect(socketio::socket& s, const boost::json::object& auth) override;
+    void on_connect(socketio::socket& s, const boost::json::object& auth, socketio::connect_reply reply) override;
+    void on_connected(socketio::socket& s) override;
     void on_event(socketio::socket& s, const socketio::event& e) override;
     void on_disconnect(socketio::socket& s, std::string_view reason) override;
 

@@ -10,8 +10,8 @@ struct fanout::encoded {
     std::uint64_t seq = 0; // this process's fan-out order, for newest_store
 };
 
-fanout::fanout(std::string nsp, std::vector<shard_target> shards, newest_store* newest)
-    : nsp_(std::move(nsp)), newest_(newest) {
+fanout::fanout(std::string nsp, std::vector<shard_target> shards, fanout_options options)
+    : nsp_(std::move(nsp)), options_(options) {
     for (std::size_t i = 0; i < shards.size(); ++i) {
         auto box = std::make_unique<inbox>();
         box->target = shards[i];
@@ -22,33 +22,63 @@ fanout::fanout(std::string nsp, std::vector<shard_target> shards, newest_store* 
 
 fanout::~fanout() = default;
 
+// 42/devices,["telemetries",<json>] (with recovery: ,"<offset>" before the bracket).
+engineio::wire_ptr fanout::encode(const core::telemetry& t, const std::string& room, std::uint64_t seq) const {
+    std::string body = R"(["telemetries",)";
+    body += t.json;
+    if (options_.offsets != nullptr) {
+        body += R"(,")";
+        body += options_.offsets->encode(seq);
+        body += '"';
+    }
+    body += ']';
+    return socketio::make_packet(socketio::packet_type::event, nsp_, body, std::nullopt, 0, t.ingested_ns,
+                                 options_.conflation ? room : std::string());
+}
+
 void fanout::deliver(const core::telemetry_batch& batch) {
     if (!batch || batch->empty()) {
         return;
     }
     auto items = std::make_shared<std::vector<encoded>>();
     items->reserve(batch->size());
-    for (const auto& t : *batch) {
-        std::string body = R"(["telemetries",)";
-        body += t.json;
-        body += ']';
-        auto room = room_of(t.key);
-        auto packet =
-            socketio::make_packet(socketio::packet_type::event, nsp_, body, std::nullopt, 0, t.ingested_ns, room);
-        items->push_back({std::move(room), std::move(packet), 0});
+    std::unique_lock order(order_mutex_, std::defer_lock);
+    if (options_.offsets != nullptr) {
+        // An offset is the sequence number: numbered first, then encoded, all in order.
+        order.lock();
+        for (const auto& t : *batch) {
+            auto room = room_of(t.key);
+            auto seq = ++next_seq_;
+            auto packet = encode(t, room, seq);
+            items->push_back({std::move(room), std::move(packet), seq});
+        }
+    } else {
+        // Encoded outside the lock; only the numbering is ordered.
+        for (const auto& t : *batch) {
+            auto room = room_of(t.key);
+            auto packet = encode(t, room, 0);
+            items->push_back({std::move(room), std::move(packet), 0});
+        }
+        order.lock();
+        for (auto& item : *items) {
+            item.seq = ++next_seq_;
+        }
     }
     stats_.telemetries_in.fetch_add(batch->size(), std::memory_order_relaxed);
-    std::lock_guard order(order_mutex_);
-    for (auto& item : *items) {
-        item.seq = ++next_seq_;
-    }
-    if (newest_ != nullptr && newest_->tracking()) {
+    auto* newest = options_.newest;
+    bool keep_newest = newest != nullptr && newest->tracking();
+    if (keep_newest || options_.replay != nullptr) {
         std::vector<newest_store::item> kept;
         kept.reserve(items->size());
         for (const auto& item : *items) {
             kept.push_back({&item.room, &item.packet, item.seq});
         }
-        newest_->record(kept);
+        if (keep_newest) {
+            newest->record(kept);
+        }
+        if (options_.replay != nullptr) {
+            options_.replay->record(kept, std::chrono::steady_clock::now());
+        }
     }
     batch_ptr shared = std::move(items);
     for (auto& box : inboxes_) {
@@ -79,8 +109,8 @@ void fanout::drain(inbox& box) {
             delivered += rooms.emit(item.room, item.packet);
         }
     }
-    if (newest_ != nullptr && !batches.empty()) {
-        newest_->advance(box.index, batches.back()->back().seq);
+    if (options_.newest != nullptr && !batches.empty()) {
+        options_.newest->advance(box.index, batches.back()->back().seq);
     }
     stats_.messages_out.fetch_add(delivered, std::memory_order_relaxed);
 }

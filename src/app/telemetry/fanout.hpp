@@ -10,6 +10,8 @@
 // private queue until the running handler returns, so a later post from another thread, for
 // a POST answered meanwhile, could overtake it.)
 
+#include "app/recovery/offset.hpp"
+#include "app/recovery/replay_buffer.hpp"
 #include "app/telemetry/newest_store.hpp"
 #include "app/telemetry/telemetry.hpp"
 #include "socketio/server.hpp"
@@ -28,15 +30,23 @@ struct fanout_stats {
     std::atomic<std::uint64_t> messages_out{0};
 };
 
+struct fanout_options {
+    newest_store* newest = nullptr; // keeps the newest value of tracked pairs (its shard i is shards[i])
+    // With connection state recovery on: every telemetry carries its offset as its last
+    // argument, and the replay buffer keeps the recent ones of held rooms.
+    recovery::replay_buffer* replay = nullptr;
+    const recovery::offset_codec* offsets = nullptr;
+    bool conflation = false; // packets carry their room as conflation key (--conflate-after)
+};
+
 class fanout {
 public:
     struct shard_target {
         boost::asio::any_io_executor executor;
         socketio::server* server;
     };
-    // `nsp` is the namespace the telemetries are emitted in ("/devices"); `newest` keeps the
-    // newest value of tracked pairs (its shard i is shards[i]).
-    fanout(std::string nsp, std::vector<shard_target> shards, newest_store* newest = nullptr);
+    // `nsp` is the namespace the telemetries are emitted in ("/devices").
+    fanout(std::string nsp, std::vector<shard_target> shards, fanout_options options = {});
     ~fanout();
 
     void deliver(const core::telemetry_batch& batch);
@@ -54,9 +64,10 @@ private:
         bool drain_posted = false;      // guarded by mutex
     };
     void drain(inbox& box);
+    engineio::wire_ptr encode(const core::telemetry& t, const std::string& room, std::uint64_t seq) const;
 
     std::string nsp_;
-    newest_store* newest_;
+    fanout_options options_;
     // Sequence numbers and the inboxes' order are one order: deliver() numbers a batch and
     // appends it to every inbox under this lock (once per batch, not per telemetry).
     std::mutex order_mutex_;

@@ -58,6 +58,8 @@ public:
     newest_now newest(const std::string& room) const;
 
     std::size_t size() const { return entries_.size(); }
+    // This shard's fan-out position: every telemetry numbered up to it is in its rooms.
+    std::uint64_t position() const { return store_.cursor(shard_); }
 
 private:
     struct entry {

@@ -8,6 +8,7 @@
 // `budget` bytes of values: one past it is not kept (that pair then has none).
 // Thread-safe (one mutex; record() is called once per batch by the fan-out, in its order).
 
+#include "app/recovery/replay_buffer.hpp"
 #include "engineio/packet.hpp"
 
 #include <atomic>
@@ -28,11 +29,7 @@ public:
     void untrack(const std::string& room);
     bool tracking() const { return tracked_.load(std::memory_order_relaxed) > 0; }
 
-    struct item {
-        const std::string* room;
-        const engineio::wire_ptr* packet;
-        std::uint64_t seq;
-    };
+    using item = recovery::numbered_packet;
     // The fan-out's telemetries in sequence order; those of tracked rooms are kept.
     void record(const std::vector<item>& items);
 

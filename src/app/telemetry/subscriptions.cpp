@@ -1,6 +1,7 @@
 #include "app/telemetry/subscriptions.hpp"
 
 #include "app/authorization/token_expiry.hpp"
+#include "app/recovery/offset.hpp"
 #include "app/telemetry/telemetry.hpp"
 #include "core/log.hpp"
 
@@ -177,9 +178,12 @@ void subscriptions::add(socketio::socket& s, const core::device_key& key, std::o
         }
         return;
     }
-    state.subscriptions.push_back({key, clock::now(), false});
+    state.subscriptions.push_back({key, clock::now(), false, last_.position()});
     subscription_gauge().fetch_add(1, std::memory_order_relaxed);
     auto room = room_of(key);
+    if (options_.recovery.on()) {
+        options_.recovery.replay->track(room);
+    }
     if (!want_last) {
         s.join(room);
     }
@@ -217,9 +221,14 @@ void subscriptions::add(socketio::socket& s, const core::device_key& key, std::o
                 sock->ack(*ack_id, newest.packet ? ack_ok_last : ack_ok_no_last);
             }
             if (newest.send) {
-                sock->send(newest.packet);
+                sock->send(options_.recovery.on() ? recovery::without_offset(newest.packet) : newest.packet);
             }
             sock->join(room);
+            for (auto& sub : st.subscriptions) {
+                if (same_key(sub, key)) {
+                    sub.since = last_.position();
+                }
+            }
             return;
         }
         // The bus does not hold the pair for us: neither does the socket.
@@ -229,6 +238,9 @@ void subscriptions::add(socketio::socket& s, const core::device_key& key, std::o
         if (removed > 0) {
             last_.unwatch(room, clock::now());
             arm_last_value_timer();
+            if (options_.recovery.on()) {
+                options_.recovery.replay->untrack(room);
+            }
         }
         std::string message = "this instance watches too many devices; try again later";
         core::log::warn("bindings_exhausted",
@@ -245,6 +257,9 @@ void subscriptions::drop(socketio::socket& s, const core::device_key& key) {
     s.leave(room);
     interest_.release(key);
     last_.unwatch(room, clock::now());
+    if (options_.recovery.on()) {
+        options_.recovery.replay->untrack(room);
+    }
 }
 
 void subscriptions::arm_last_value_timer() {
@@ -312,13 +327,17 @@ void subscriptions::unsubscribe(socketio::socket& s, const socketio::event& e) {
     }
 }
 
-void subscriptions::forget(socketio::socket& s) {
+void subscriptions::forget(socketio::socket& s, std::string_view reason) {
     subscribed_.erase(&s);
     if (s.data) {
         auto& st = state_of(s);
         subscription_gauge().fetch_sub(static_cast<std::int64_t>(st.subscriptions.size()), std::memory_order_relaxed);
-        for (const auto& sub : st.subscriptions) {
-            drop(s, sub.key);
+        if (options_.recovery.on() && !st.pid.empty() && socketio::is_recoverable(reason)) {
+            persist(s); // its subscriptions' holds pass to the session
+        } else {
+            for (const auto& sub : st.subscriptions) {
+                drop(s, sub.key);
+            }
         }
         st.subscriptions.clear();
         arm_last_value_timer();

@@ -6,9 +6,11 @@
 // without reconnecting). Shard-local; the authorizer answers on this shard.
 
 #include "app/authorization/authorizer.hpp"
+#include "app/recovery/recovery.hpp"
 #include "app/telemetry/interest.hpp"
 #include "app/telemetry/last_values.hpp"
 #include "core/device_key.hpp"
+#include "socketio/namespace_handler.hpp"
 #include "socketio/socket.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -28,6 +30,7 @@ struct subscription_options {
     std::size_t max_per_socket = 100;
     std::chrono::seconds reauth_interval{300}; // 0 = off
     std::chrono::seconds last_value_ttl{10};
+    recovery::context recovery; // off unless its window is set
 };
 
 // What a /devices socket holds (see devices_namespace).
@@ -35,6 +38,7 @@ struct subscription {
     core::device_key key;
     std::chrono::steady_clock::time_point authorized_at;
     bool checking = false;
+    std::uint64_t since = 0; // this shard's fan-out position when the socket joined the room
 };
 
 // A socket's next re-check after its token's expiry (stage: index into the delays).
@@ -46,6 +50,7 @@ using expiry_queue = std::multimap<std::chrono::steady_clock::time_point, expiry
 
 struct socket_state {
     std::string token; // a secret: never logged
+    std::string pid;   // its recovery session id (with recovery on)
     // The token's JWT `exp`, if it has one; its re-checks are scheduled with the first
     // subscription. At most one entry per socket in the shard's queue: removed when the socket
     // goes or the token is replaced (so the old token's re-checks go with it, and a long-lived
@@ -70,14 +75,26 @@ public:
                   newest_store& newest, std::size_t shard, subscription_options options);
     ~subscriptions();
 
+    // A CONNECT whose token was accepted: answered at once, or, when its auth names a
+    // recovery session, once that session's subscriptions were authorized again and what it
+    // missed is known (subscriptions_recovery.cpp).
+    void connect(socketio::socket& s, const boost::json::object& auth, socketio::connect_reply reply);
     void subscribe(socketio::socket& s, const socketio::event& e);
     void unsubscribe(socketio::socket& s, const socketio::event& e);
-    void forget(socketio::socket& s);
+    // The socket is gone; lost for a recoverable `reason`, it waits for its client to come back.
+    void forget(socketio::socket& s, std::string_view reason);
     // `auth:refresh`: `token` replaces the socket's once the API allowed it for every live
     // subscription; acknowledged either way.
     void refresh(socketio::socket& s, std::string token, std::optional<std::uint64_t> ack_id);
 
 private:
+    // Connection state recovery (subscriptions_recovery.cpp).
+    void persist(socketio::socket& s);
+    void recover(const std::shared_ptr<socketio::socket>& s, std::shared_ptr<recovery::recoverable_session> session,
+                 std::uint64_t after, socketio::connect_reply reply, unsigned tries);
+    void accept_fresh(socketio::socket& s, const socketio::connect_reply& reply);
+    void release_held(const std::vector<core::device_key>& keys);
+
     void reauthorize();
     // Checks the socket's subscriptions again: all of them, or only those older than the
     // re-authorization interval. A denial cuts the socket with `denial` as the message.

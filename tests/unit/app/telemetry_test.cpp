@@ -25,9 +25,9 @@ struct null_link : engineio::transport_link {
 };
 
 struct joiner : socketio::namespace_handler {
-    std::optional<std::string> on_connect(socketio::socket& s, const boost::json::object& auth) override {
+    void on_connect(socketio::socket& s, const boost::json::object& auth, socketio::connect_reply reply) override {
         s.join(room_of({std::string(auth.at("tenant").as_string()), std::string(auth.at("device").as_string())}));
-        return std::nullopt;
+        reply.accept();
     }
     void on_event(socketio::socket&, const socketio::event&) override {}
 };

@@ -19,13 +19,19 @@ struct fake_link : engineio::transport_link {
 
 struct echo_handler : namespace_handler {
     std::vector<std::string> disconnects;
-    std::optional<std::string> on_connect(socketio::socket& s, const boost::json::object& auth) override {
+    void on_connect(socketio::socket& s, const boost::json::object& auth, socketio::connect_reply reply) override {
         if (auth.contains("deny")) {
-            return std::string(R"({"message":"denied"})");
+            reply.refuse(R"({"message":"denied"})");
+            return;
+        }
+        if (auth.contains("later")) {
+            later.push_back(reply); // answered by the test
+            return;
         }
         s.join("everyone");
-        return std::nullopt;
+        reply.accept();
     }
+    std::vector<socketio::connect_reply> later;
     void on_event(socketio::socket& s, const event& e) override {
         if (e.name == "echo") {
             s.emit("echo-back", e.args, e.attachments);
@@ -234,4 +240,52 @@ TEST(rooms_test, broadcast_reaches_members_and_leave_keeps_indexes_right) {
         EXPECT_EQ(out[0].get(), packet.get()); // the same encoded bytes, not a copy
     }
     EXPECT_EQ(srv.rooms().emit("nobody", {packet}), 0U);
+}
+
+TEST_F(connection_fixture, a_connect_waiting_for_its_answer_is_not_joined) {
+    post(R"(0{"later":1})");
+    EXPECT_TRUE(sent().empty()); // not answered yet
+    EXPECT_EQ(srv.socket_count(), 0U);
+    post(R"(0{"later":1})");
+    EXPECT_TRUE(session->closed()); // S10: a second CONNECT while the first waits
+}
+
+TEST_F(connection_fixture, a_later_accept_can_keep_an_old_sid_and_name_a_pid) {
+    post(R"(0{"later":1})");
+    ASSERT_EQ(handler->later.size(), 1U);
+    connect_accept a;
+    a.sid = "old-sid";
+    a.pid = "the-pid";
+    a.missed.push_back(make_packet(packet_type::event, "/", R"(["x",1,"o1"])"));
+    handler->later[0].accept(a);
+    handler->later[0].accept(a); // a second answer is dropped
+    auto out = sent();
+    ASSERT_EQ(out.size(), 2U);
+    EXPECT_EQ(out[0], R"(42["x",1,"o1"])");
+    EXPECT_EQ(out[1], R"(40{"sid":"old-sid","pid":"the-pid"})");
+    EXPECT_EQ(srv.socket_count(), 1U);
+    post(R"(2["echo",2])");
+    EXPECT_EQ(sent(), std::vector<std::string>{R"(42["echo-back",2])"});
+}
+
+TEST_F(connection_fixture, a_later_refusal_is_a_connect_error_and_an_answer_after_close_is_dropped) {
+    post(R"(0{"later":1})");
+    handler->later[0].refuse(R"({"message":"no"})");
+    EXPECT_EQ(sent(), std::vector<std::string>{R"(44{"message":"no"})"});
+    post(R"(0{"later":1})");
+    session->close(engineio::close_reason::transport_close);
+    handler->later[1].accept();
+    EXPECT_EQ(srv.socket_count(), 0U);
+    EXPECT_TRUE(handler->disconnects.empty()); // it never joined
+}
+
+TEST(recoverable_reasons, only_a_lost_transport) {
+    EXPECT_TRUE(is_recoverable("transport close"));
+    EXPECT_TRUE(is_recoverable("transport error"));
+    EXPECT_TRUE(is_recoverable("ping timeout"));
+    EXPECT_FALSE(is_recoverable("server namespace disconnect"));
+    EXPECT_FALSE(is_recoverable("client namespace disconnect"));
+    EXPECT_FALSE(is_recoverable("parse error"));
+    EXPECT_FALSE(is_recoverable("server shutting down"));
+    EXPECT_FALSE(is_recoverable("slow client"));
 }
