@@ -70,6 +70,9 @@ async function startInstance(slot) {
         '--management-api-url', api.url,
         '--amqp-url', amqp, '--amqp-exchange', EXCHANGE, '--amqp-unbind-linger', '200',
         '--shutdown-grace', '2000',
+        // Recovery on, as a deployment that wants it: a client whose instance restarted lands
+        // on another one, which knows nothing of its session (recovered: false).
+        '--recovery-window', '120',
         // Every client comes through the balancer, from one address.
         '--max-connections-per-ip', '0',
     ];
@@ -189,13 +192,31 @@ function appClient(label, transportOptions) {
         reconnectionDelayMax: 500,
         timeout: 5000,
     });
-    const c = { label, socket, received: [], acks: [], disconnects: [], connects: 0 };
+    // reconnects: {recovered, connectMs, subscribedMs} for each reconnection, timed from the
+    // disconnect.
+    const c = { label, socket, received: [], acks: [], disconnects: [], connects: 0, reconnects: [], lostAt: 0 };
     socket.on('connect', () => {
         c.connects += 1;
-        socket.emit('telemetries', { deviceId: DEVICE, tenantId: TENANT }, (ack) => c.acks.push(ack));
+        const lostAt = c.lostAt;
+        const reconnect = lostAt ? { recovered: socket.recovered, connectMs: Date.now() - lostAt } : null;
+        if (reconnect) {
+            c.reconnects.push(reconnect);
+        }
+        if (socket.recovered) {
+            return; // its subscriptions came back with it
+        }
+        socket.emit('telemetries', { deviceId: DEVICE, tenantId: TENANT }, (ack) => {
+            c.acks.push(ack);
+            if (reconnect) {
+                reconnect.subscribedMs = Date.now() - lostAt;
+            }
+        });
     });
     socket.on('telemetries', (t) => c.received.push(t));
-    socket.on('disconnect', (reason) => c.disconnects.push(reason));
+    socket.on('disconnect', (reason) => {
+        c.disconnects.push(reason);
+        c.lostAt = Date.now();
+    });
     clients.push(c);
     return c;
 }
@@ -303,6 +324,7 @@ describe('a rolling restart behind HAProxy', { skip: !haproxyAvailable && 'hapro
         let total = 0;
         for (const slot of slots) {
             const before = clients.reduce((n, c) => n + c.disconnects.length, 0);
+            const marks = clients.map((c) => c.reconnects.length);
             const { code, signal } = await slot.server.stop('SIGTERM');
             assert.equal(code, 0, `${slot.name} exited with code ${code}, signal ${signal}: ${slot.server.stderr}`);
             await startInstance(slot);
@@ -310,7 +332,15 @@ describe('a rolling restart behind HAProxy', { skip: !haproxyAvailable && 'hapro
             await everyoneReceives(`after restarting ${slot.name}`);
             const dropped = clients.reduce((n, c) => n + c.disconnects.length, 0) - before;
             total += dropped;
-            t.diagnostic(`${slot.name} restarted: ${dropped} client(s) reconnected elsewhere`);
+            const fresh = clients.flatMap((c, i) => c.reconnects.slice(marks[i]));
+            const times = (key) => fresh.map((r) => r[key]).filter((x) => x !== undefined).sort((a, b) => a - b);
+            const [connectMs, subscribedMs] = [times('connectMs'), times('subscribedMs')];
+            t.diagnostic(`${slot.name} restarted: ${dropped} client(s) reconnected elsewhere, ` +
+                `${fresh.filter((r) => r.recovered).length} recovered, ${subscribedMs.length} resubscribed; ` +
+                `reconnected after ${connectMs[0]}-${connectMs.at(-1)} ms, subscribed again after ` +
+                `${subscribedMs[0]}-${subscribedMs.at(-1)} ms (median ${subscribedMs[subscribedMs.length >> 1]} ms)`);
+            // Their instance is gone with their sessions: none is recovered, all resubscribe.
+            assert.ok(fresh.every((r) => r.recovered === false), 'a client of a restarted instance was recovered');
         }
 
         // Every client is connected and got the last ones; the restarts did drop clients

@@ -11,9 +11,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
+import { amqpUrl, brokerAvailable, listBindings } from '../lib/rabbitmq.mjs';
 import { closeAllClients, waitConnected, waitUntil } from './server.mjs';
 import {
     connectDevices,
+    emitAck,
     ingest,
     readMetric,
     record,
@@ -237,6 +239,30 @@ describe('connection state recovery', () => {
         assert.deepEqual(w.ns(), [1]);
     });
 
+    test('a last value does not move the client\'s offset backwards: nothing is replayed twice', async () => {
+        const chatty = uid('dev');
+        const quiet = uid('dev');
+        await post(server, { deviceId: quiet, tenantId: TENANT, n: 0 }); // no one watches it yet
+        const keeper = await connectDevices(server, uid('allow'), WEBSOCKET); // keeps quiet's last value
+        assert.deepEqual(await subscribe(keeper, quiet, TENANT), { status: 'ok' });
+        await post(server, { deviceId: quiet, tenantId: TENANT, n: 1 });
+        const socket = await connectDevices(server, uid('allow'), WEBSOCKET);
+        const w = watch(socket);
+        assert.deepEqual(await subscribe(socket, chatty, TENANT), { status: 'ok' });
+        await post(server, [{ deviceId: chatty, tenantId: TENANT, n: 2 }, { deviceId: chatty, tenantId: TENANT, n: 3 }]);
+        await w.sink.until(2);
+        const offset = socket._lastOffset;
+        assert.deepEqual(await emitAck(socket, 'telemetries', { deviceId: quiet, tenantId: TENANT, last: true }),
+            { status: 'ok', last: true });
+        await w.sink.until(3);
+        assert.equal(socket._lastOffset, offset, 'the last value came without an offset');
+        await blip(server, socket);
+        await post(server, { deviceId: quiet, tenantId: TENANT, n: 4 });
+        assert.equal(await recovering(socket), true);
+        assert.deepEqual(w.ns(), [2, 3, 1, 4]);
+        keeper.disconnect();
+    });
+
     test('bad recovery auth (a pid of another type, an offset not ours, an unknown pid) is an ordinary connect', async () => {
         const device = uid('dev');
         const socket = await connectDevices(server, uid('allow'), WEBSOCKET);
@@ -288,6 +314,51 @@ describe('connection state recovery', () => {
             closeAllClients();
             await other.stop();
         }
+    });
+});
+
+describe('connection state recovery on RabbitMQ', { skip: !brokerAvailable() && 'no test broker (scripts/test.sh starts one)' }, () => {
+    const EXCHANGE = `kamea-test-recovery-${process.pid}`;
+    let api;
+    let producer; // where telemetries are posted
+    let edge; // where the client is
+    const flags = ['--amqp-url', amqpUrl(), '--amqp-exchange', EXCHANGE, '--amqp-unbind-linger', '200',
+        '--recovery-window', '60'];
+
+    before(async () => {
+        api = await startStandin();
+        [producer, edge] = await Promise.all([startKamea(api.url, flags), startKamea(api.url, flags)]);
+        await Promise.all([producer, edge].map((s) =>
+            s.waitForLog((l) => l.event === 'bus_connected' && l.connection === 'consumer')));
+    });
+
+    after(async () => {
+        closeAllClients();
+        await Promise.all([producer?.stop(), edge?.stop()]);
+        await api?.close();
+    });
+
+    test('a waiting session keeps its pairs bound, so what was published elsewhere meanwhile is replayed', async () => {
+        const device = uid('dev');
+        const key = `${TENANT}.${device}`;
+        const socket = await connectDevices(edge, uid('allow'), WEBSOCKET);
+        const w = watch(socket);
+        assert.deepEqual(await subscribe(socket, device, TENANT), { status: 'ok' });
+        await post(producer, { deviceId: device, tenantId: TENANT, n: 1 });
+        await w.sink.until(1);
+        await blip(edge, socket);
+        await settle(800); // well past the 200 ms unbind linger
+        const bound = (await listBindings({ exchange: EXCHANGE })).map((b) => b.routingKey);
+        assert.ok(bound.includes(key), 'still bound while the session waits');
+        await post(producer, [{ deviceId: device, tenantId: TENANT, n: 2 }, { deviceId: device, tenantId: TENANT, n: 3 }]);
+        await waitUntil(async () => (await readMetric(edge, 'kamea_recovery_buffer_telemetries')) >= 2, 'kept on edge');
+        assert.equal(await recovering(socket), true);
+        assert.deepEqual(w.ns(), [1, 2, 3]);
+        await post(producer, { deviceId: device, tenantId: TENANT, n: 4 });
+        await w.sink.until(4);
+        socket.disconnect(); // not recoverable: the pair is unbound after the linger
+        await waitUntil(async () => !(await listBindings({ exchange: EXCHANGE })).some((b) => b.routingKey === key),
+            'unbound once the socket left for good');
     });
 });
 
