@@ -452,3 +452,38 @@ describe('heartbeat and binary (short ping interval, conformance namespaces)', (
         });
     }
 });
+
+// With connection state recovery on, every telemetry has a second argument (its offset).
+// python-socketio 5 has no recovery of its own: it connects as any client, its handlers get
+// both arguments (a handler written for one must take *rest), and the first is unchanged.
+describe('python-socketio with --recovery-window on the server', () => {
+    let recovering;
+
+    before(async () => {
+        recovering = await startKamea(api.url, ['--recovery-window', '60']);
+    });
+
+    after(async () => {
+        await exitAll();
+        await recovering?.stop();
+    });
+
+    for (const setup of SETUPS) {
+        test(`connects, subscribes and gets each telemetry first, its offset second (${setup.name})`, async () => {
+            const device = uid('dev');
+            const c = await connected(recovering, setup, { auth: { token: uid('allow') } });
+            assert.deepEqual((await c.subscribe(device)).ack, { status: 'ok' });
+            const res = await ingest(recovering, [{ deviceId: device, tenantId: TENANT, n: 1 }, { deviceId: device, tenantId: TENANT, n: 2 }]);
+            assert.equal(res.status, 202, res.text);
+            await c.untilTelemetries(2);
+            const got = c.events('telemetries').map((l) => l.args);
+            assert.deepEqual(got.map((a) => a[0]), [{ deviceId: device, tenantId: TENANT, n: 1 }, { deviceId: device, tenantId: TENANT, n: 2 }]);
+            for (const args of got) {
+                assert.equal(args.length, 2);
+                assert.equal(typeof args[1], 'string');
+            }
+            assert.notEqual(got[0][1], got[1][1]);
+            await c.exit();
+        });
+    }
+});
