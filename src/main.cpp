@@ -112,6 +112,26 @@ transport::http_server_options public_options(const core::config& cfg) {
     return opts;
 }
 
+// Per-tenant series, at most --metrics-max-tenants of them plus "(other)".
+void add_tenant_metrics(ops::metrics_registry& m, const app::telemetry::tenant_counters& tenants) {
+    using row = app::telemetry::tenant_counters::row;
+    auto family = [&tenants](auto field) {
+        return [&tenants, field] {
+            std::vector<std::pair<std::string, double>> out;
+            for (const auto& r : tenants.rows()) {
+                out.emplace_back("tenant=\"" + r.tenant + "\"", static_cast<double>(field(r)));
+            }
+            return out;
+        };
+    };
+    m.counter_family("kamea_tenant_telemetries_in_total", "Telemetries accepted for delivery, by tenant",
+                     family([](const row& r) { return r.telemetries_in; }));
+    m.counter_family("kamea_tenant_messages_out_total", "Telemetry messages queued to sockets, by tenant",
+                     family([](const row& r) { return r.messages_out; }));
+    m.gauge_family("kamea_tenant_subscriptions", "Live telemetry subscriptions, by tenant",
+                   family([](const row& r) { return r.subscriptions; }));
+}
+
 // Connection state recovery's figures (zero while it is off).
 void add_recovery_metrics(ops::metrics_registry& m, const app::recovery::replay_buffer& replay,
                           const app::recovery::session_store& sessions, const app::recovery::counters& stats) {
@@ -330,6 +350,8 @@ int main(int argc, char** argv) {
                                                                  cfg.ping_interval + cfg.ping_timeout);
     app::recovery::session_store recoverable;
     app::recovery::counters recovery_stats;
+    app::telemetry::tenant_counters tenants(cfg.metrics_max_tenants);
+    auto* tenant_series = cfg.metrics_max_tenants > 0 ? &tenants : nullptr;
     app::recovery::context recovery;
     if (cfg.recovery_window > 0) {
         recovery = {std::chrono::seconds(cfg.recovery_window), &recoverable, &replay, &offsets, &recovery_stats};
@@ -352,7 +374,7 @@ int main(int argc, char** argv) {
             sh.ctx.get_executor(), *authz, *telemetry_bus, *newest, i,
             app::telemetry::subscription_options{cfg.max_subscriptions_per_socket,
                                                  std::chrono::seconds(cfg.reauth_interval),
-                                                 std::chrono::seconds(cfg.last_value_ttl), recovery});
+                                                 std::chrono::seconds(cfg.last_value_ttl), recovery, tenant_series});
         if (cfg.conformance) {
             a.sio->add_namespace("/", std::make_unique<app::conformance_namespace>());
             a.sio->add_namespace("/custom", std::make_unique<app::conformance_namespace>());
@@ -370,9 +392,9 @@ int main(int argc, char** argv) {
         targets.push_back({sh.ctx.get_executor(), a.sio.get()});
     }
     // One path to the sockets, whichever bus carries the telemetry (contract section 7).
-    app::telemetry::fanout fanout(
-        std::string(app::devices_namespace_name), std::move(targets),
-        {newest.get(), recovery.on() ? &replay : nullptr, recovery.on() ? &offsets : nullptr, cfg.conflate_after > 0});
+    app::telemetry::fanout fanout(std::string(app::devices_namespace_name), std::move(targets),
+                                  {newest.get(), recovery.on() ? &replay : nullptr, recovery.on() ? &offsets : nullptr,
+                                   cfg.conflate_after > 0, tenant_series});
     telemetry_bus->start([&fanout](core::telemetry_batch batch) { fanout.deliver(batch); });
     app::telemetry::ingest ingest({cfg.ingest_tokens}, *telemetry_bus);
 
@@ -389,6 +411,9 @@ int main(int argc, char** argv) {
         });
     auto metrics = make_metrics(shards, fanout, *newest, ingest, *telemetry_bus, amqp_stats, public_server);
     add_recovery_metrics(metrics, replay, recoverable, recovery_stats);
+    if (tenant_series != nullptr) {
+        add_tenant_metrics(metrics, tenants);
+    }
     ops::health health([&telemetry_bus] { return telemetry_bus->status(); }, cfg.ready_requires_bus);
     auto internal_opts = public_options(cfg);
     internal_opts.engine_endpoints = false;

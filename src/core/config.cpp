@@ -98,6 +98,10 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("last-value-budget", c.last_value_budget,
         "Bytes of newest telemetries kept for \"last\": true, whole process (past it a value is not kept)")
         ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 34));
+    add("metrics-max-tenants", c.metrics_max_tenants,
+        "Tenants with /metrics series of their own (telemetries in, messages out, subscriptions): the "
+        "first seen; later ones are counted under tenant=\"(other)\" (0 = no per-tenant series)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{100000}));
     add("recovery-window", c.recovery_window,
         "Seconds a /devices socket lost with its transport may be recovered by the stock client's "
         "connection state recovery: its subscriptions restored, what it missed replayed, each "

@@ -48,6 +48,7 @@ struct config {
     std::size_t max_subscriptions_per_socket = 100;
     unsigned last_value_ttl = 10;                     // seconds a device's last value outlives its subscribers
     std::size_t last_value_budget = 64 * 1024 * 1024; // bytes of last values, whole process
+    std::size_t metrics_max_tenants = 100;            // tenants with their own /metrics series
     unsigned recovery_window = 0;                     // seconds a lost socket may be recovered; 0 = off
     std::size_t recovery_budget = 64 * 1024 * 1024;   // bytes of telemetries kept for recovery, whole process
     bool core_dumps = false;                          // a dump would hold every live token

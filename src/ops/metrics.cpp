@@ -14,15 +14,23 @@ std::string number(double v) {
 } // namespace
 
 void metrics_registry::gauge(std::string name, std::string help, std::vector<labelled> series) {
-    families_.push_back({std::move(name), std::move(help), "gauge", std::move(series), {}});
+    families_.push_back({std::move(name), std::move(help), "gauge", std::move(series), {}, {}});
+}
+
+void metrics_registry::gauge_family(std::string name, std::string help, series_reader read) {
+    families_.push_back({std::move(name), std::move(help), "gauge", {}, {}, std::move(read)});
+}
+
+void metrics_registry::counter_family(std::string name, std::string help, series_reader read) {
+    families_.push_back({std::move(name), std::move(help), "counter", {}, {}, std::move(read)});
 }
 
 void metrics_registry::counter(std::string name, std::string help, std::vector<labelled> series) {
-    families_.push_back({std::move(name), std::move(help), "counter", std::move(series), {}});
+    families_.push_back({std::move(name), std::move(help), "counter", std::move(series), {}, {}});
 }
 
 void metrics_registry::histogram(std::string name, std::string help, std::function<core::histogram::snapshot()> read) {
-    families_.push_back({std::move(name), std::move(help), "histogram", {}, std::move(read)});
+    families_.push_back({std::move(name), std::move(help), "histogram", {}, std::move(read), {}});
 }
 
 std::string metrics_registry::render() const {
@@ -39,6 +47,12 @@ std::string metrics_registry::render() const {
             }
             out += f.name + "_sum " + number(s.sum_seconds) + "\n";
             out += f.name + "_count " + std::to_string(cumulative) + "\n";
+            continue;
+        }
+        if (f.dynamic) {
+            for (const auto& [labels, value] : f.dynamic()) {
+                out += f.name + "{" + labels + "} " + number(value) + "\n";
+            }
             continue;
         }
         for (const auto& s : f.series) {

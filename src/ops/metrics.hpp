@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kamea::ops {
@@ -21,6 +22,11 @@ public:
 
     void gauge(std::string name, std::string help, std::vector<labelled> series);
     void counter(std::string name, std::string help, std::vector<labelled> series);
+    // A family whose series are known only at scrape time (e.g. one per tenant): `read`
+    // returns each series' labels and value.
+    using series_reader = std::function<std::vector<std::pair<std::string, double>>()>;
+    void gauge_family(std::string name, std::string help, series_reader read);
+    void counter_family(std::string name, std::string help, series_reader read);
     void histogram(std::string name, std::string help, std::function<core::histogram::snapshot()> read);
 
     std::string render() const;
@@ -30,6 +36,7 @@ private:
         std::string name, help, type;
         std::vector<labelled> series;
         std::function<core::histogram::snapshot()> hist;
+        series_reader dynamic;
     };
     std::vector<family> families_;
 };

@@ -37,15 +37,16 @@ connection::~connection() {
     connect_timer_.cancel();
 }
 
-void connection::protocol_error() {
-    core::log::debug("socketio_protocol_error", {{"sid", session_.sid()}});
+void connection::protocol_error(error why) {
+    core::log::debug("socketio_protocol_error",
+                     {{"session", session_.sid().substr(0, 6)}, {"reason", make_error_code(why).message()}});
     session_.close(engineio::close_reason::parse_error);
 }
 
 void connection::on_message(std::string_view data, bool binary) {
     if (binary) {
         if (expected_attachments_ == 0) {
-            protocol_error(); // a binary packet without a header announcing it (S16)
+            protocol_error(error::binary_without_header);
             return;
         }
         attachments_.emplace_back(data);
@@ -61,17 +62,17 @@ void connection::on_message(std::string_view data, bool binary) {
         return;
     }
     if (expected_attachments_ != 0) {
-        protocol_error(); // text while attachments are still expected (S16)
+        protocol_error(error::text_during_attachments);
         return;
     }
     auto r = decode(data);
     if (!r.value) {
-        protocol_error();
+        protocol_error(r.error);
         return;
     }
     if (r.value->attachments > 0) {
         if (!placeholders_valid(r.value->value, r.value->attachments)) {
-            protocol_error();
+            protocol_error(error::bad_placeholders);
             return;
         }
         expected_attachments_ = r.value->attachments;
@@ -98,7 +99,7 @@ void connection::dispatch(packet& p, const std::vector<std::string>& attachments
     }
     auto s = find(p.nsp);
     if (!s || p.type == packet_type::connect_error) {
-        protocol_error(); // S10: only CONNECT may name a namespace not joined
+        protocol_error(s ? error::unexpected_packet : error::namespace_not_joined);
         return;
     }
     switch (p.type) {
@@ -108,7 +109,7 @@ void connection::dispatch(packet& p, const std::vector<std::string>& attachments
     case packet_type::event:
     case packet_type::binary_event: {
         if (p.type == packet_type::binary_event && !placeholders_valid(p.value, attachments.size())) {
-            protocol_error();
+            protocol_error(error::bad_placeholders);
             return;
         }
         const auto& all = p.value.as_array();
@@ -129,14 +130,14 @@ void connection::dispatch(packet& p, const std::vector<std::string>& attachments
     case packet_type::binary_ack:
         if (p.id) {
             if (p.type == packet_type::binary_ack && !placeholders_valid(p.value, attachments.size())) {
-                protocol_error();
+                protocol_error(error::bad_placeholders);
                 return;
             }
             s->on_ack(*p.id, p.json, attachments);
         }
         return;
     default:
-        protocol_error();
+        protocol_error(error::unexpected_packet);
         return;
     }
 }
@@ -145,7 +146,7 @@ void connection::on_connect(packet& p) {
     bool connecting = std::any_of(connecting_.begin(), connecting_.end(),
                                   [&](const std::shared_ptr<socket>& c) { return c->nsp() == p.nsp; });
     if (find(p.nsp) || connecting) {
-        protocol_error(); // S10: the namespace is already joined (or being joined) on this connection
+        protocol_error(error::namespace_already_joined); // S10 (joined, or being joined)
         return;
     }
     auto* handler = server_.find_namespace(p.nsp);

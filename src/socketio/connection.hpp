@@ -3,6 +3,7 @@
 // attachments (S15/S16), multiplexes namespaces (S9) and enforces the state rules (S10).
 
 #include "engineio/session.hpp"
+#include "socketio/error.hpp"
 #include "socketio/namespace_handler.hpp"
 #include "socketio/packet.hpp"
 #include "socketio/socket.hpp"
@@ -41,7 +42,7 @@ private:
     std::shared_ptr<socket> find(const std::string& nsp) const;
     void remove(const std::shared_ptr<socket>& s, std::string_view reason);
     void end(socket& s, std::string_view reason);
-    void protocol_error();
+    void protocol_error(error why);
 
     socketio::server& server_;
     engineio::session& session_;

@@ -42,24 +42,6 @@ bool payload_valid(packet_type type, const boost::json::value& v, bool present) 
 
 } // namespace
 
-const char* to_string(decode_error e) {
-    switch (e) {
-    case decode_error::bad_type:
-        return "unknown packet type";
-    case decode_error::bad_attachments:
-        return "illegal attachments";
-    case decode_error::bad_namespace:
-        return "invalid namespace";
-    case decode_error::bad_id:
-        return "invalid ack id";
-    case decode_error::bad_json:
-        return "invalid payload";
-    case decode_error::bad_payload:
-        return "invalid payload";
-    }
-    return "invalid packet";
-}
-
 bool is_reserved_event(std::string_view name) {
     static constexpr std::array<std::string_view, 6> reserved = {"connect",       "connect_error", "disconnect",
                                                                  "disconnecting", "newListener",   "removeListener"};
@@ -74,7 +56,7 @@ bool is_reserved_event(std::string_view name) {
 decode_result decode(std::string_view text) {
     decode_result r;
     if (text.empty() || text[0] < '0' || text[0] > '6') {
-        r.error = decode_error::bad_type;
+        r.error = error::bad_type;
         return r;
     }
     packet p;
@@ -86,14 +68,14 @@ decode_result decode(std::string_view text) {
             ++i;
         }
         if (i == start || i >= text.size() || text[i] != '-') {
-            r.error = decode_error::bad_attachments;
+            r.error = error::bad_attachments;
             return r;
         }
         for (std::size_t k = start; k < i; ++k) {
             p.attachments = p.attachments * 10 + static_cast<std::size_t>(text[k] - '0');
         }
         if (p.attachments > max_attachments) {
-            r.error = decode_error::bad_attachments;
+            r.error = error::bad_attachments;
             return r;
         }
         ++i;
@@ -111,7 +93,7 @@ decode_result decode(std::string_view text) {
         std::uint64_t id = 0;
         while (i < text.size() && is_digit(text[i])) {
             if (i - start >= 15) { // beyond JavaScript's safe integers
-                r.error = decode_error::bad_id;
+                r.error = error::bad_id;
                 return r;
             }
             id = id * 10 + static_cast<std::uint64_t>(text[i] - '0');
@@ -124,12 +106,12 @@ decode_result decode(std::string_view text) {
         boost::system::error_code ec;
         p.value = boost::json::parse(p.json, ec);
         if (ec) {
-            r.error = decode_error::bad_json;
+            r.error = error::bad_json;
             return r;
         }
     }
     if (!payload_valid(p.type, p.value, !p.json.empty())) {
-        r.error = decode_error::bad_payload;
+        r.error = error::bad_payload;
         return r;
     }
     r.value = std::move(p);

@@ -4,6 +4,7 @@
 // order and number spelling (S4).
 
 #include "engineio/packet.hpp"
+#include "socketio/error.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -35,19 +36,9 @@ struct packet {
     boost::json::value value; // parsed payload (null when absent)
 };
 
-enum class decode_error {
-    bad_type,
-    bad_attachments,
-    bad_namespace,
-    bad_id,
-    bad_json,
-    bad_payload,
-};
-const char* to_string(decode_error e);
-
 struct decode_result {
     std::optional<packet> value;
-    decode_error error = decode_error::bad_type;
+    socketio::error error = error::bad_type; // why, when there is no value
 };
 
 // Decodes and validates one packet as the reference decoder does (S5).

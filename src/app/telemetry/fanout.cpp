@@ -7,7 +7,8 @@ namespace kamea::app::telemetry {
 struct fanout::encoded {
     std::string room;
     engineio::wire_ptr packet;
-    std::uint64_t seq = 0; // this process's fan-out order, for newest_store
+    std::uint64_t seq = 0;  // this process's fan-out order, for newest_store
+    std::size_t tenant = 0; // its slot in the tenant counters
 };
 
 fanout::fanout(std::string nsp, std::vector<shard_target> shards, fanout_options options)
@@ -65,6 +66,20 @@ void fanout::deliver(const core::telemetry_batch& batch) {
         }
     }
     stats_.telemetries_in.fetch_add(batch->size(), std::memory_order_relaxed);
+    if (auto* tenants = options_.tenants) {
+        // A batch is mostly one tenant's: its slot is looked up once per run of them.
+        std::string_view last;
+        std::size_t slot = 0;
+        for (std::size_t i = 0; i < items->size(); ++i) {
+            const auto& tenant = (*batch)[i].key.tenant_id;
+            if (i == 0 || tenant != last) {
+                slot = tenants->slot(tenant);
+                last = tenant;
+            }
+            (*items)[i].tenant = slot;
+            tenants->telemetries_in(slot, 1);
+        }
+    }
     auto* newest = options_.newest;
     bool keep_newest = newest != nullptr && newest->tracking();
     if (keep_newest || options_.replay != nullptr) {
@@ -106,7 +121,11 @@ void fanout::drain(inbox& box) {
     auto& rooms = box.target.server->rooms();
     for (const auto& batch : batches) {
         for (const auto& item : *batch) {
-            delivered += rooms.emit(item.room, item.packet);
+            auto n = rooms.emit(item.room, item.packet);
+            delivered += n;
+            if (n > 0 && options_.tenants != nullptr) {
+                options_.tenants->messages_out(item.tenant, n);
+            }
         }
     }
     if (options_.newest != nullptr && !batches.empty()) {

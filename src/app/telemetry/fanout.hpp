@@ -14,6 +14,7 @@
 #include "app/recovery/replay_buffer.hpp"
 #include "app/telemetry/newest_store.hpp"
 #include "app/telemetry/telemetry.hpp"
+#include "app/telemetry/tenant_counters.hpp"
 #include "socketio/server.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -36,7 +37,8 @@ struct fanout_options {
     // argument, and the replay buffer keeps the recent ones of held rooms.
     recovery::replay_buffer* replay = nullptr;
     const recovery::offset_codec* offsets = nullptr;
-    bool conflation = false; // packets carry their room as conflation key (--conflate-after)
+    bool conflation = false;            // packets carry their room as conflation key (--conflate-after)
+    tenant_counters* tenants = nullptr; // per-tenant telemetries in and messages out
 };
 
 class fanout {

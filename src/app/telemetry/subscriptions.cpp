@@ -179,7 +179,7 @@ void subscriptions::add(socketio::socket& s, const core::device_key& key, std::o
         return;
     }
     state.subscriptions.push_back({key, clock::now(), false, last_.position()});
-    subscription_gauge().fetch_add(1, std::memory_order_relaxed);
+    count(key, +1);
     auto room = room_of(key);
     if (options_.recovery.on()) {
         options_.recovery.replay->track(room);
@@ -233,7 +233,9 @@ void subscriptions::add(socketio::socket& s, const core::device_key& key, std::o
         }
         // The bus does not hold the pair for us: neither does the socket.
         auto removed = std::erase_if(st.subscriptions, [&](const subscription& sub) { return same_key(sub, key); });
-        subscription_gauge().fetch_sub(static_cast<std::int64_t>(removed), std::memory_order_relaxed);
+        if (removed > 0) {
+            count(key, -1);
+        }
         sock->leave(room);
         if (removed > 0) {
             last_.unwatch(room, clock::now());
@@ -250,6 +252,13 @@ void subscriptions::add(socketio::socket& s, const core::device_key& key, std::o
             sock->ack(*ack_id, error_ack("internal_server_error", message));
         }
     });
+}
+
+void subscriptions::count(const core::device_key& key, int delta) {
+    subscription_gauge().fetch_add(delta, std::memory_order_relaxed);
+    if (options_.tenants != nullptr) {
+        options_.tenants->subscriptions(options_.tenants->slot(key.tenant_id), delta);
+    }
 }
 
 void subscriptions::drop(socketio::socket& s, const core::device_key& key) {
@@ -317,8 +326,8 @@ void subscriptions::unsubscribe(socketio::socket& s, const socketio::event& e) {
         }
         return match;
     });
-    subscription_gauge().fetch_sub(static_cast<std::int64_t>(left.size()), std::memory_order_relaxed);
     for (const auto& key : left) {
+        count(key, -1);
         drop(s, key);
     }
     arm_last_value_timer();
@@ -331,7 +340,9 @@ void subscriptions::forget(socketio::socket& s, std::string_view reason) {
     subscribed_.erase(&s);
     if (s.data) {
         auto& st = state_of(s);
-        subscription_gauge().fetch_sub(static_cast<std::int64_t>(st.subscriptions.size()), std::memory_order_relaxed);
+        for (const auto& sub : st.subscriptions) {
+            count(sub.key, -1);
+        }
         if (options_.recovery.on() && !st.pid.empty() && socketio::is_recoverable(reason)) {
             persist(s); // its subscriptions' holds pass to the session
         } else {

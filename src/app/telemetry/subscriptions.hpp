@@ -9,6 +9,7 @@
 #include "app/recovery/recovery.hpp"
 #include "app/telemetry/interest.hpp"
 #include "app/telemetry/last_values.hpp"
+#include "app/telemetry/tenant_counters.hpp"
 #include "core/device_key.hpp"
 #include "socketio/namespace_handler.hpp"
 #include "socketio/socket.hpp"
@@ -30,7 +31,8 @@ struct subscription_options {
     std::size_t max_per_socket = 100;
     std::chrono::seconds reauth_interval{300}; // 0 = off
     std::chrono::seconds last_value_ttl{10};
-    recovery::context recovery; // off unless its window is set
+    recovery::context recovery;         // off unless its window is set
+    tenant_counters* tenants = nullptr; // per-tenant subscription gauges
 };
 
 // What a /devices socket holds (see devices_namespace).
@@ -106,6 +108,8 @@ private:
     void add(socketio::socket& s, const core::device_key& key, std::optional<std::uint64_t> ack_id, bool want_last);
     // The socket's subscription of `key` ends here (unsubscribed, refused or disconnected).
     void drop(socketio::socket& s, const core::device_key& key);
+    // A subscription of `key` starts (+1) or ends (-1), for the gauges.
+    void count(const core::device_key& key, int delta);
     void arm_last_value_timer();
     void on_last_value_timer();
     void deny(socketio::socket& s, const core::device_key& key, const std::string& message,

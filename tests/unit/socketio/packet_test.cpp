@@ -50,6 +50,19 @@ TEST(socketio_packet, rejects_what_the_reference_rejects) {
     EXPECT_TRUE(decode(R"(2[1,"x"])").value);                // numeric event names are allowed
 }
 
+TEST(socketio_packet, a_refusal_says_why_in_the_socketio_category) {
+    EXPECT_EQ(decode("abc").error, error::bad_type);
+    EXPECT_EQ(decode("2{}").error, error::bad_payload);
+    EXPECT_EQ(decode(R"(2["a")").error, error::bad_json);
+    EXPECT_EQ(decode(R"(511-["a"])").error, error::bad_attachments);
+    boost::system::error_code ec = decode("2{}").error;
+    EXPECT_STREQ(ec.category().name(), "socketio");
+    EXPECT_EQ(ec.message(), "invalid payload for the packet type");
+    for (int e = static_cast<int>(error::bad_type); e <= static_cast<int>(error::unexpected_packet); ++e) {
+        EXPECT_NE(make_error_code(static_cast<error>(e)).message(), "unknown socketio error") << e;
+    }
+}
+
 TEST(socketio_packet, args_after_first_keeps_raw_text) {
     EXPECT_EQ(args_after_first(R"(["message",1,"2",{"3":[true]}])"), R"(1,"2",{"3":[true]})");
     EXPECT_EQ(args_after_first(R"(["only"])"), "");
