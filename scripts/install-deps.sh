@@ -41,7 +41,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm packages, pinned by each package-lock.json: the test tools (socket.io-client), the
-# AsyncAPI renderer and parser (doc/), the Node.js reference server of the benchmark.
+# AsyncAPI renderer and parser (asyncapi/), the Node.js reference server of the benchmark.
 here=$(cd "$(dirname "$0")/.." && pwd)
 for dir in tests doc bench/reference bench/reference-cluster; do
     [ -f "$here/$dir/package-lock.json" ] || continue

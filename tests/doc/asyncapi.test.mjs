@@ -1,5 +1,5 @@
 // The AsyncAPI document served at /doc (contract section 5):
-// - doc/asyncapi.yaml is a valid AsyncAPI 3.0 document for @asyncapi/parser (warnings allowed);
+// - asyncapi/asyncapi.yaml is a valid AsyncAPI 3.0 document for @asyncapi/parser (warnings allowed);
 // - it describes every event of the service in the right direction (client's point of view:
 //   send = the client emits, receive = the client gets), with the acks, JSON Schemas that hold
 //   the id rule, examples that match their schemas, and the operational notes;
@@ -21,15 +21,15 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SOURCE = path.join(ROOT, 'doc/asyncapi.yaml');
+const SOURCE = path.join(ROOT, 'asyncapi/asyncapi.yaml');
 const CHROMIUM = process.env.KAMEA_CHROMIUM ?? '/usr/bin/chromium'; // override only to test the skip
 const ID_PATTERN = '^[A-Za-z0-9._:-]+$';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kamea-doc-test-'));
 const out = path.join(tmp, 'doc');
 
-let require; // resolves from doc/node_modules, which the build installs
-let parsed; // { document, diagnostics } of doc/asyncapi.yaml
+let require; // resolves from asyncapi/node_modules, which the build installs
+let parsed; // { document, diagnostics } of asyncapi/asyncapi.yaml
 let ajv;
 
 function runBuild() {
@@ -43,7 +43,7 @@ function runBuild() {
 
 before(async () => {
     runBuild();
-    require = createRequire(path.join(ROOT, 'doc/package.json'));
+    require = createRequire(path.join(ROOT, 'asyncapi/package.json'));
     const { Parser } = require('@asyncapi/parser');
     parsed = await new Parser().parse(fs.readFileSync(SOURCE, 'utf8'));
     const Ajv = require('ajv');
@@ -84,7 +84,7 @@ function validator(messageId) {
     return ajv.compile(message(messageId).payload().json());
 }
 
-describe('doc/asyncapi.yaml', () => {
+describe('asyncapi/asyncapi.yaml', () => {
     test('is a valid AsyncAPI 3.0 document for @asyncapi/parser (warnings allowed)', () => {
         const errors = errorsOf(parsed.diagnostics);
         assert.deepEqual(errors.map(describeDiagnostic), [], 'no parser errors');

@@ -44,7 +44,7 @@ test('the renderer assets are served from the binary side, not a CDN', async () 
 
 test('asyncapi.yaml and asyncapi.json are the same document, with every event', async () => {
     const yaml = await (await fetch(`${server.url}/doc/asyncapi.yaml`)).text();
-    assert.equal(yaml, fs.readFileSync(path.join(REPO_ROOT, 'doc', 'asyncapi.yaml'), 'utf8'));
+    assert.equal(yaml, fs.readFileSync(path.join(REPO_ROOT, 'asyncapi', 'asyncapi.yaml'), 'utf8'));
     const res = await fetch(`${server.url}/doc/asyncapi.json`);
     assert.match(res.headers.get('content-type'), /application\/json/);
     const doc = await res.json();

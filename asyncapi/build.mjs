@@ -1,10 +1,10 @@
 // Writes the /doc site into an output directory (called by scripts/build-doc.sh):
-//   index.html            the page (doc/index.html with its <base href> filled in)
+//   index.html            the page (asyncapi/index.html with its <base href> filled in)
 //   asyncapi.yaml         the source document, copied
 //   asyncapi.json         the same document converted from the YAML
 //   asyncapi-standalone.js, asyncapi.css   the renderer's browser bundle and styles
 // Files whose content did not change are not rewritten, so running it again is a no-op.
-// Usage: node doc/build.mjs <out-dir> [base-href]
+// Usage: node asyncapi/build.mjs <out-dir> [base-href]
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -16,7 +16,7 @@ const yaml = require('js-yaml');
 
 const [outDir, baseHref = '/doc/'] = process.argv.slice(2);
 if (!outDir) {
-    console.error('usage: node doc/build.mjs <out-dir> [base-href]');
+    console.error('usage: node asyncapi/build.mjs <out-dir> [base-href]');
     process.exit(2);
 }
 if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(baseHref)) {
@@ -31,13 +31,13 @@ const source = fs.readFileSync(path.join(here, 'asyncapi.yaml'), 'utf8');
 // exactly the values that the YAML spells.
 let document;
 try {
-    document = yaml.load(source, { schema: yaml.CORE_SCHEMA, filename: 'doc/asyncapi.yaml' });
+    document = yaml.load(source, { schema: yaml.CORE_SCHEMA, filename: 'asyncapi/asyncapi.yaml' });
 } catch (e) {
     console.error(`build-doc: ${e.message}`);
     process.exit(1);
 }
 if (document?.asyncapi === undefined) {
-    console.error('build-doc: doc/asyncapi.yaml is not an AsyncAPI document');
+    console.error('build-doc: asyncapi/asyncapi.yaml is not an AsyncAPI document');
     process.exit(1);
 }
 
