@@ -43,7 +43,7 @@ fi
 # npm packages, pinned by each package-lock.json: the test tools (socket.io-client), the
 # AsyncAPI renderer and parser (asyncapi/), the Node.js reference server of the benchmark.
 here=$(cd "$(dirname "$0")/.." && pwd)
-for dir in tests doc bench/reference bench/reference-cluster; do
+for dir in tests asyncapi bench/reference bench/reference-cluster; do
     [ -f "$here/$dir/package-lock.json" ] || continue
     if [ ! -f "$here/$dir/node_modules/.package-lock.json" ] ||
         [ "$here/$dir/package-lock.json" -nt "$here/$dir/node_modules/.package-lock.json" ]; then
