@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run run-cluster test sanitize fuzz bench abuse faults clean
+.PHONY: all deps build run run-cluster test lint sanitize fuzz bench abuse faults clean
 
 all: build
 
@@ -25,6 +25,10 @@ run-cluster: build
 
 test: build
 	scripts/test.sh $(BUILD)
+
+# clang-format and clang-tidy over the tree, warnings as errors (.clang-format, .clang-tidy).
+lint: deps $(BUILD)/build.ninja
+	scripts/lint.sh $(BUILD)
 
 sanitize: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKAMEA_SANITIZE=ON

@@ -10,6 +10,7 @@ SUDO=$(need_root)
 packages=(
     build-essential cmake ninja-build pkg-config git
     clang libclang-rt-14-dev            # libFuzzer and the sanitizer runtimes
+    clang-format clang-tidy             # make lint
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libspdlog-dev libfmt-dev libcli11-dev
     liburing-dev                       # batched WebSocket sends (src/transport/send_ring.hpp)

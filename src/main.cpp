@@ -40,7 +40,6 @@
 namespace {
 
 using namespace kamea;
-namespace http = boost::beast::http;
 
 // Everything one shard owns above the transport. Declared before the shards in main so it
 // outlives them: the shards' sessions hold sockets that reference these objects.
@@ -395,7 +394,7 @@ int main(int argc, char** argv) {
     app::telemetry::fanout fanout(std::string(app::devices_namespace_name), std::move(targets),
                                   {newest.get(), recovery.on() ? &replay : nullptr, recovery.on() ? &offsets : nullptr,
                                    cfg.conflate_after > 0, tenant_series});
-    telemetry_bus->start([&fanout](core::telemetry_batch batch) { fanout.deliver(batch); });
+    telemetry_bus->start([&fanout](const core::telemetry_batch& batch) { fanout.deliver(batch); });
     app::telemetry::ingest ingest({cfg.ingest_tokens}, *telemetry_bus);
 
     auto doc_dir = cfg.doc_dir.empty() ? (std::filesystem::canonical("/proc/self/exe").parent_path() / "doc").string()

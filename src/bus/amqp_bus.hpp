@@ -25,7 +25,7 @@ struct amqp_options {
     std::size_t queue_max_length = 100000;
     unsigned prefetch = 200;
     std::size_t max_bindings = 10000;
-    std::size_t max_message_bytes = 1024 * 1024; // larger bus messages are dropped, counted
+    std::size_t max_message_bytes = std::size_t{1024} * 1024; // larger bus messages are dropped, counted
     std::chrono::seconds heartbeat{10};
     std::chrono::milliseconds unbind_linger{2000};
     std::chrono::milliseconds probe_interval{5000};

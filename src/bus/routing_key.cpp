@@ -16,7 +16,7 @@ std::string sha256_hex(std::string_view text) {
     EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr);
     static constexpr char hex[] = "0123456789abcdef";
     std::string out;
-    out.reserve(length * 2);
+    out.reserve(std::size_t{length} * 2);
     for (unsigned int i = 0; i < length; ++i) {
         out.push_back(hex[digest[i] >> 4]);
         out.push_back(hex[digest[i] & 0x0f]);

@@ -1,6 +1,7 @@
 #include "core/base64.hpp"
 
 #include <array>
+#include <cstdint>
 
 namespace kamea::core {
 namespace {
@@ -8,13 +9,13 @@ namespace {
 constexpr std::string_view std_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr std::string_view url_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-constexpr std::array<signed char, 256> make_table(std::string_view alphabet) {
-    std::array<signed char, 256> t{};
+constexpr std::array<std::int16_t, 256> make_table(std::string_view alphabet) {
+    std::array<std::int16_t, 256> t{};
     for (auto& v : t) {
         v = -1;
     }
     for (std::size_t i = 0; i < alphabet.size(); ++i) {
-        t[static_cast<unsigned char>(alphabet[i])] = static_cast<signed char>(i);
+        t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int16_t>(i);
     }
     return t;
 }

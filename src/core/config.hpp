@@ -28,7 +28,7 @@ struct config {
 
     // Limits (contract section 9).
     std::chrono::milliseconds handshake_timeout{10000};
-    std::size_t max_send_queue = 4 * 1024 * 1024;
+    std::size_t max_send_queue = std::size_t{4} * 1024 * 1024;
     std::size_t conflate_after = 0;              // bytes; 0 = off
     std::size_t max_polling_sessions_per_ip = 0; // 0 = unlimited
     bool io_uring = true;                        // batch each loop turn's WebSocket sends through io_uring
@@ -46,17 +46,18 @@ struct config {
 
     // Subscriptions and ingestion (contract sections 4 and 7).
     std::size_t max_subscriptions_per_socket = 100;
-    unsigned last_value_ttl = 10;                     // seconds a device's last value outlives its subscribers
-    std::size_t last_value_budget = 64 * 1024 * 1024; // bytes of last values, whole process
-    std::size_t metrics_max_tenants = 100;            // tenants with their own /metrics series
-    unsigned recovery_window = 0;                     // seconds a lost socket may be recovered; 0 = off
-    std::size_t recovery_budget = 64 * 1024 * 1024;   // bytes of telemetries kept for recovery, whole process
-    bool core_dumps = false;                          // a dump would hold every live token
-    unsigned max_event_rate = 100;                    // events a second per /devices socket; 0 = no limit
-    unsigned event_burst = 200;                       // events a socket may send at once within that rate
-    std::vector<std::string> ingest_tokens;           // any of them; empty = no token required; secrets
-    std::string ingest_token_file;                    // tokens, one per line (kept off the command line)
-    std::size_t max_ingest_body = 1024 * 1024;
+    unsigned last_value_ttl = 10; // seconds a device's last value outlives its subscribers
+    std::size_t last_value_budget = std::size_t{64} * 1024 * 1024; // bytes of last values, whole process
+    std::size_t metrics_max_tenants = 100;                         // tenants with their own /metrics series
+    unsigned recovery_window = 0;                                  // seconds a lost socket may be recovered; 0 = off
+    std::size_t recovery_budget =
+        std::size_t{64} * 1024 * 1024;      // bytes of telemetries kept for recovery, whole process
+    bool core_dumps = false;                // a dump would hold every live token
+    unsigned max_event_rate = 100;          // events a second per /devices socket; 0 = no limit
+    unsigned event_burst = 200;             // events a socket may send at once within that rate
+    std::vector<std::string> ingest_tokens; // any of them; empty = no token required; secrets
+    std::string ingest_token_file;          // tokens, one per line (kept off the command line)
+    std::size_t max_ingest_body = std::size_t{1024} * 1024;
 
     // The bus (contract section 7): RabbitMQ when amqp_url is set, else in process.
     std::string amqp_url;      // comma-separated nodes, amqp:// or amqps://; a secret

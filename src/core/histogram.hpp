@@ -57,7 +57,8 @@ private:
     static constexpr std::array<std::uint64_t, bounds.size()> bounds_ns = [] {
         std::array<std::uint64_t, bounds.size()> ns{};
         for (std::size_t i = 0; i < bounds.size(); ++i) {
-            ns[i] = static_cast<std::uint64_t>(bounds[i] * 1e9 + 0.5);
+            // Positive bounds, so adding a half rounds; std::llround is not constexpr.
+            ns[i] = static_cast<std::uint64_t>(bounds[i] * 1e9 + 0.5); // NOLINT(bugprone-incorrect-roundings)
         }
         return ns;
     }();

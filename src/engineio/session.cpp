@@ -37,8 +37,8 @@ const char* to_string(close_reason r) {
     return "unknown";
 }
 
-session::session(boost::asio::any_io_executor ex, std::string sid, transport_kind kind, const session_options& options,
-                 handshake_info handshake)
+session::session(const boost::asio::any_io_executor& ex, std::string sid, transport_kind kind,
+                 const session_options& options, handshake_info handshake)
     : ex_(ex), sid_(std::move(sid)), kind_(kind), options_(options), handshake_(std::move(handshake)), ping_timer_(ex),
       upgrade_timer_(ex), linger_timer_(ex) {}
 

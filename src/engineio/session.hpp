@@ -55,7 +55,7 @@ struct session_options {
     std::chrono::milliseconds ping_timeout{20000};
     std::chrono::milliseconds upgrade_timeout{10000};
     std::size_t max_payload = 1000000;
-    std::size_t max_send_queue = 4 * 1024 * 1024;
+    std::size_t max_send_queue = std::size_t{4} * 1024 * 1024;
     // Past this many bytes queued or in flight (0 = off), while the client is not taking them,
     // a packet with a conflate_key replaces the queued one of the same key instead of joining
     // the queue.
@@ -83,8 +83,8 @@ public:
 
 class session : public std::enable_shared_from_this<session> {
 public:
-    session(boost::asio::any_io_executor ex, std::string sid, transport_kind kind, const session_options& options,
-            handshake_info handshake);
+    session(const boost::asio::any_io_executor& ex, std::string sid, transport_kind kind,
+            const session_options& options, handshake_info handshake);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;

@@ -4,9 +4,9 @@
 
 namespace kamea::ops {
 
-shutdown_sequence::shutdown_sequence(boost::asio::any_io_executor ex, shutdown_steps steps,
+shutdown_sequence::shutdown_sequence(const boost::asio::any_io_executor& ex, shutdown_steps steps,
                                      std::chrono::milliseconds grace, std::chrono::milliseconds poll)
-    : steps_(std::move(steps)), grace_(grace), poll_(poll), timer_(std::move(ex)) {}
+    : steps_(std::move(steps)), grace_(grace), poll_(poll), timer_(ex) {}
 
 void shutdown_sequence::start() {
     if (phase_ != phase::idle) {

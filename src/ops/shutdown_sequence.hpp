@@ -30,7 +30,7 @@ struct shutdown_steps {
 
 class shutdown_sequence : public std::enable_shared_from_this<shutdown_sequence> {
 public:
-    shutdown_sequence(boost::asio::any_io_executor ex, shutdown_steps steps, std::chrono::milliseconds grace,
+    shutdown_sequence(const boost::asio::any_io_executor& ex, shutdown_steps steps, std::chrono::milliseconds grace,
                       std::chrono::milliseconds poll = std::chrono::milliseconds(20));
 
     // Starts the sequence (once; later calls do nothing).

@@ -161,7 +161,7 @@ void connection::on_connect(packet& p) {
     handler->on_connect(*s, auth, connect_reply(s));
 }
 
-void connect_reply::accept(connect_accept a) const {
+void connect_reply::accept(const connect_accept& a) const {
     if (auto s = socket_.lock()) {
         s->conn_.finish_connect(s, &a, {});
     }

@@ -32,7 +32,7 @@ public:
     socketio::server& owner() { return server_; }
 
     // Called by socket::disconnect.
-    void disconnect(socket& s, bool close_session);
+    void disconnect(socket& target, bool close_session);
     // Called by connect_reply: the answer to a CONNECT still waiting for it.
     void finish_connect(const std::shared_ptr<socket>& s, const connect_accept* accepted, std::string_view refusal);
 

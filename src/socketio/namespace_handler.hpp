@@ -28,7 +28,7 @@ struct connect_accept {
 class connect_reply {
 public:
     explicit connect_reply(std::weak_ptr<socket> s) : socket_(std::move(s)) {}
-    void accept(connect_accept a = {}) const;
+    void accept(const connect_accept& a = {}) const;
     // CONNECT_ERROR with `payload`, a JSON object text such as {"message":"..."} (S8).
     void refuse(std::string_view payload) const;
 

@@ -10,6 +10,6 @@
 namespace kamea::transport {
 
 inline constexpr std::chrono::seconds linger_time{2};
-inline constexpr std::size_t linger_bytes = 4 * 1024 * 1024;
+inline constexpr std::size_t linger_bytes = std::size_t{4} * 1024 * 1024;
 
 } // namespace kamea::transport

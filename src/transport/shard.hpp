@@ -59,7 +59,7 @@ struct shard {
 
     // Read buffer shared by every WebSocket of this shard: a read is processed completely
     // before the next one starts, so idle connections own no read buffer.
-    std::array<char, 64 * 1024> read_scratch{};
+    std::array<char, std::size_t{64} * 1024> read_scratch{};
 
     // Connections (HTTP or WebSocket) whose coroutine runs on this shard and that are not
     // idle between requests; read by the shutdown watcher from another thread.

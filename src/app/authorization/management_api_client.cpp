@@ -31,7 +31,7 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t max_answer_body = 64 * 1024;
+constexpr std::size_t max_answer_body = std::size_t{64} * 1024;
 } // namespace
 
 std::optional<api_endpoint> parse_api_url(const std::string& url) {

@@ -10,7 +10,7 @@ namespace kamea::app::authorization {
 
 namespace {
 
-constexpr std::size_t max_token = 16 * 1024;
+constexpr std::size_t max_token = std::size_t{16} * 1024;
 constexpr double max_exp = 253402300799.0; // 9999-12-31T23:59:59Z
 
 bool base64url_char(char c) {

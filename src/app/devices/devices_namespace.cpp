@@ -60,7 +60,7 @@ void devices_namespace::on_connect(socketio::socket& s, const boost::json::objec
     state->token = std::move(*token);
     state->token_expires = authorization::token_expiry(state->token);
     s.data = std::move(state);
-    telemetries_.connect(s, auth, std::move(reply));
+    telemetries_.connect(s, auth, reply);
 }
 
 void devices_namespace::on_connected(socketio::socket& s) {

@@ -21,7 +21,7 @@ namespace http = boost::beast::http;
 
 namespace {
 
-http_response json_response(const http_request& req, http::status status, boost::json::object body) {
+http_response json_response(const http_request& req, http::status status, const boost::json::object& body) {
     http_response res{status, req.version()};
     res.set(http::field::content_type, "application/json");
     res.body() = boost::json::serialize(body);
@@ -34,7 +34,7 @@ http_response bad_request(const http_request& req, std::string message, std::opt
     if (index) {
         o["index"] = *index;
     }
-    return json_response(req, http::status::bad_request, std::move(o));
+    return json_response(req, http::status::bad_request, o);
 }
 
 bool token_matches(std::string_view header, const std::vector<std::string>& tokens) {

@@ -57,8 +57,8 @@ socket_state& state_of(socketio::socket& s) {
     return *std::static_pointer_cast<socket_state>(s.data);
 }
 
-subscriptions::subscriptions(boost::asio::any_io_executor ex, const authorization::authorizer& authz, core::bus& bus,
-                             newest_store& newest, std::size_t shard, subscription_options options)
+subscriptions::subscriptions(const boost::asio::any_io_executor& ex, const authorization::authorizer& authz,
+                             core::bus& bus, newest_store& newest, std::size_t shard, subscription_options options)
     : ex_(ex), authz_(authz), options_(options), interest_(ex, bus), reauth_timer_(ex), expiry_timer_(ex),
       last_(newest, shard, options.last_value_ttl), last_value_timer_(ex) {
     if (options_.reauth_interval.count() > 0) {

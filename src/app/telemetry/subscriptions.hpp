@@ -73,14 +73,14 @@ struct socket_state {
 class subscriptions {
 public:
     // `shard`: this shard's index in `newest` (the process-wide last values).
-    subscriptions(boost::asio::any_io_executor ex, const authorization::authorizer& authz, core::bus& bus,
+    subscriptions(const boost::asio::any_io_executor& ex, const authorization::authorizer& authz, core::bus& bus,
                   newest_store& newest, std::size_t shard, subscription_options options);
     ~subscriptions();
 
     // A CONNECT whose token was accepted: answered at once, or, when its auth names a
     // recovery session, once that session's subscriptions were authorized again and what it
     // missed is known (subscriptions_recovery.cpp).
-    void connect(socketio::socket& s, const boost::json::object& auth, socketio::connect_reply reply);
+    void connect(socketio::socket& s, const boost::json::object& auth, const socketio::connect_reply& reply);
     void subscribe(socketio::socket& s, const socketio::event& e);
     void unsubscribe(socketio::socket& s, const socketio::event& e);
     // The socket is gone; lost for a recoverable `reason`, it waits for its client to come back.
@@ -92,8 +92,9 @@ public:
 private:
     // Connection state recovery (subscriptions_recovery.cpp).
     void persist(socketio::socket& s);
-    void recover(const std::shared_ptr<socketio::socket>& s, std::shared_ptr<recovery::recoverable_session> session,
-                 std::uint64_t after, socketio::connect_reply reply, unsigned tries);
+    void recover(const std::shared_ptr<socketio::socket>& s,
+                 const std::shared_ptr<recovery::recoverable_session>& session, std::uint64_t after,
+                 const socketio::connect_reply& reply, unsigned tries);
     void accept_fresh(socketio::socket& s, const socketio::connect_reply& reply);
     void release_held(const std::vector<core::device_key>& keys);
 

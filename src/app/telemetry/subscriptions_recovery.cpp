@@ -31,7 +31,8 @@ struct recheck_job {
 
 } // namespace
 
-void subscriptions::connect(socketio::socket& s, const boost::json::object& auth, socketio::connect_reply reply) {
+void subscriptions::connect(socketio::socket& s, const boost::json::object& auth,
+                            const socketio::connect_reply& reply) {
     const auto& rc = options_.recovery;
     if (!rc.on()) {
         reply.accept();
@@ -105,8 +106,8 @@ void subscriptions::accept_fresh(socketio::socket& s, const socketio::connect_re
 }
 
 void subscriptions::recover(const std::shared_ptr<socketio::socket>& s,
-                            std::shared_ptr<recovery::recoverable_session> session, std::uint64_t after,
-                            socketio::connect_reply reply, unsigned tries) {
+                            const std::shared_ptr<recovery::recoverable_session>& session, std::uint64_t after,
+                            const socketio::connect_reply& reply, unsigned tries) {
     const auto& rc = options_.recovery;
     auto upto = last_.position();
     if (upto < after) {
