@@ -322,8 +322,10 @@ describe('connection state recovery on RabbitMQ', { skip: !brokerAvailable() && 
     let api;
     let producer; // where telemetries are posted
     let edge; // where the client is
+    // --last-value-ttl 0: a last value holds its pair bound for its ttl (10 s by default) after
+    // the last watcher leaves, as long as the wait below; here the bindings follow the sessions.
     const flags = ['--amqp-url', amqpUrl(), '--amqp-exchange', EXCHANGE, '--amqp-unbind-linger', '200',
-        '--recovery-window', '60'];
+        '--recovery-window', '60', '--last-value-ttl', '0'];
 
     before(async () => {
         api = await startStandin();
