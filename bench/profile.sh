@@ -10,7 +10,8 @@
 #
 # Settings (environment): CONNECTIONS (2000), DEVICES (200), RATE telemetries/s (4000),
 # DURATION s (10), BATCH (50), PUB_CONNECTIONS (4), FREQ perf sampling Hz (999),
-# CALL_GRAPH (fp; e.g. dwarf,16384), BUILD (build), OUTDIR (bench/results/profile-<time>).
+# CALL_GRAPH (fp; e.g. dwarf,16384), BUILD (build), OUTDIR (bench/results/profile-<time>),
+# SERVER_ARGS extra kamea-wss flags (e.g. "--threads 1", to set one loop beside the default).
 # Output in OUTDIR: perf.data, report-self.txt (flat, by symbol), report-dso.txt,
 # report-children.txt (with callers), the loadgen/publisher reports, server.log.
 set -euo pipefail
@@ -61,7 +62,7 @@ wait_port "$api_port"
 port=$(free_port)
 iport=$(free_port)
 server=("$OUTDIR/kamea-wss" --public-port "$port" --public-host 127.0.0.1 --internal-port "$iport"
-    --management-api-url "http://127.0.0.1:$api_port" --log-level warn)
+    --management-api-url "http://127.0.0.1:$api_port" --log-level warn ${SERVER_ARGS:-})
 if [ "$PROFILER" = callgrind ]; then
     # Start-up and the subscribers' handshakes are left out: instrumentation is switched on
     # for the publishing window only (callgrind_control below).
