@@ -102,6 +102,7 @@ transport::http_server_options public_options(const core::config& cfg) {
     opts.cors_origins = cfg.cors_origins;
     opts.cookie_name = cfg.cookie;
     opts.conformance = cfg.conformance;
+    opts.fill_first = cfg.placement == "fill";
     opts.session.ping_interval = cfg.ping_interval;
     opts.session.ping_timeout = cfg.ping_timeout;
     opts.session.upgrade_timeout = cfg.upgrade_timeout;
@@ -235,6 +236,18 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
               {series{"", ring_total(&transport::send_ring::sends)}});
     m.counter("kamea_ring_submissions_total", "io_uring submissions carrying those sends",
               {series{"", ring_total(&transport::send_ring::submissions)}});
+    std::vector<series> busy;
+    std::vector<series> sessions;
+    for (auto& sh : shards) {
+        std::string label = "loop=\"" + std::to_string(sh->index) + '"';
+        busy.push_back({label, [&sh = *sh] {
+                            return static_cast<double>(sh.load.permille(transport::loop_load::clock::now())) / 1000.0;
+                        }});
+        sessions.push_back({label, [&sh = *sh] { return static_cast<double>(sh.sessions.live()); }});
+    }
+    m.gauge("kamea_loop_busy_ratio", "Share of the last 100 ms an event loop spent in its flush turns",
+            std::move(busy));
+    m.gauge("kamea_loop_sessions", "Engine.IO sessions an event loop holds", std::move(sessions));
     m.counter("kamea_ingest_accepted_total", "Telemetries answered 202 by HTTP ingestion (confirmed by the bus)",
               {series{"", load(ingest.stats().accepted)}});
     m.counter("kamea_ingest_unavailable_total", "Ingestion requests answered 503 (bus down or failed)",
@@ -388,7 +401,7 @@ int main(int argc, char** argv) {
             }
             return s->make_connection(session);
         };
-        targets.push_back({sh.ctx.get_executor(), a.sio.get()});
+        targets.push_back({sh.ctx.get_executor(), a.sio.get(), &sh.sessions});
     }
     // One path to the sockets, whichever bus carries the telemetry (contract section 7).
     app::telemetry::fanout fanout(std::string(app::devices_namespace_name), std::move(targets),

@@ -52,6 +52,10 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
     add("internal-host", c.internal_host, "Address of the internal listener (ingest, health)");
     add("internal-port", c.internal_port, "Port of the internal listener (0 = any free port)");
     add("threads", c.threads, "Event loops (0 = one per core)")->check(CLI::Range(0U, 64U));
+    add("placement", c.placement,
+        "How connections are spread over the event loops: fill (the first loop that is not busy "
+        "takes them, so one loop carries an everyday load alone) or spread (in turn)")
+        ->check(CLI::IsMember({"fill", "spread"}));
     add_ms("ping-interval", c.ping_interval, "Engine.IO heartbeat interval");
     add_ms("ping-timeout", c.ping_timeout, "Engine.IO heartbeat timeout");
     add("max-payload", c.max_payload, "Largest Engine.IO message or polling POST body (bytes)")

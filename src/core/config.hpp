@@ -17,6 +17,9 @@ struct config {
     std::string internal_host = "127.0.0.1";
     std::uint16_t internal_port = 3001;
     unsigned threads = 0; // 0 = one event loop per core
+    // "fill": a new connection goes to the first loop that is not busy, and an ingestion
+    // request leaves a busy loop for an idle one; "spread": connections take turns.
+    std::string placement = "fill";
 
     // Engine.IO / Socket.IO protocol (protocol.md E11, K6).
     std::chrono::milliseconds ping_interval{25000};

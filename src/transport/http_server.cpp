@@ -147,6 +147,7 @@ asio::awaitable<void> linger_close(beast::tcp_stream& stream) {
 
 asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, beast::flat_buffer buffer,
                                      std::unique_ptr<parser_t> parsed, connection_ticket ticket);
+shard* idle_shard_for(const state& st, const shard& current);
 
 void spawn(shard& sh, asio::awaitable<void> task) {
     asio::co_spawn(sh.ctx, std::move(task), [](const std::exception_ptr& e) {
@@ -593,6 +594,10 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
             }
             result = co_await handle_engine(st, sh, stream, buffer, *p, q, *ep);
         } else {
+            if (auto* idle = idle_shard_for(st, sh)) {
+                migrate(st, *idle, stream, std::move(buffer), std::move(p), std::move(ticket));
+                co_return;
+            }
             result = co_await handle_other(st, stream, buffer, *p);
         }
         if (result == outcome::taken) {
@@ -605,12 +610,47 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
     co_await linger_close(stream);
 }
 
+// Fill first: the first shard that is not busy takes the connection, so that one loop carries
+// an everyday load alone and the others are not woken for it (docs/performance.md, "Everyday
+// efficiency"); once every shard is busy, or with fill_first off, they take turns.
+shard& pick_shard(const state& st, std::size_t& next) {
+    if (st.options.fill_first) {
+        auto now = loop_load::clock::now();
+        for (const auto& sh : st.shards) {
+            if (sh->load.permille(now) < busy_permille) {
+                return *sh;
+            }
+        }
+    }
+    return *st.shards[next++ % st.shards.size()];
+}
+
+// A request bound to no session (ingestion, on the internal listener) may run on any loop: when
+// its loop is busy and another is not, it moves there. Otherwise a producer's keep-alive
+// connections, made while the server was idle, would keep ingestion on the loop that the
+// fan-out keeps busy (its answers wait behind the fan-out's turns).
+shard* idle_shard_for(const state& st, const shard& current) {
+    if (!st.options.fill_first) {
+        return nullptr;
+    }
+    auto now = loop_load::clock::now();
+    if (current.load.permille(now) < busy_permille) {
+        return nullptr;
+    }
+    for (const auto& sh : st.shards) {
+        if (sh.get() != &current && sh->load.permille(now) < busy_permille) {
+            return sh.get();
+        }
+    }
+    return nullptr;
+}
+
 asio::awaitable<void> accept_loop(std::shared_ptr<state> st) {
     std::size_t next = 0;
     auto& acceptor = *st->acceptor;
     asio::steady_timer backoff(acceptor.get_executor());
     while (acceptor.is_open()) {
-        auto& target = *st->shards[next++ % st->shards.size()];
+        auto& target = pick_shard(*st, next);
         auto [ec, socket] = co_await acceptor.async_accept(target.ctx, nothrow);
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) {

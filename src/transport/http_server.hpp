@@ -45,6 +45,9 @@ struct http_server_options {
     std::string cookie_name;
     bool conformance = false;     // also serve the raw Engine.IO echo at /engine.io/
     bool engine_endpoints = true; // false for the internal listener: routes only
+    // A new connection goes to the first shard that is not busy (loop_load.hpp), rather
+    // than to each shard in turn.
+    bool fill_first = true;
 };
 
 struct http_server_stats {

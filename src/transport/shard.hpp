@@ -6,6 +6,7 @@
 #include "core/histogram.hpp"
 #include "engineio/registry.hpp"
 #include "engineio/session.hpp"
+#include "transport/loop_load.hpp"
 #include "transport/send_ring.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -56,6 +57,8 @@ struct shard {
     bool flush_posted = false;
     // Hands the WebSocket sends of a loop turn to the kernel at once (null: no io_uring).
     std::unique_ptr<send_ring> sends;
+    // How busy the flush turns keep this loop (connection placement reads it).
+    loop_load load;
 
     // Read buffer shared by every WebSocket of this shard: a read is processed completely
     // before the next one starts, so idle connections own no read buffer.

@@ -28,6 +28,7 @@ std::string control_frame(std::uint8_t opcode, std::string_view payload) {
 
 // The shard's flush task: every connection woken since the last turn starts one write.
 void run_flush(shard& sh) {
+    auto start = loop_load::clock::now();
     // Connections woken during this turn go to the other list; both keep their capacity.
     sh.flush_list.swap(sh.flushing);
     sh.flush_posted = false;
@@ -38,6 +39,7 @@ void run_flush(shard& sh) {
     if (sh.sends) {
         sh.sends->submit_and_reap(); // one submission for every send queued above
     }
+    sh.load.add(start, loop_load::clock::now());
 }
 
 } // namespace

@@ -95,11 +95,15 @@ void fanout::deliver(const core::telemetry_batch& batch) {
             options_.replay->record(kept, std::chrono::steady_clock::now());
         }
     }
+    auto last_seq = items->back().seq;
     batch_ptr shared = std::move(items);
     for (auto& box : inboxes_) {
         bool post = false;
         {
             std::lock_guard lock(box->mutex);
+            if (skip(*box, last_seq)) {
+                continue;
+            }
             box->batches.push_back(shared);
             post = !std::exchange(box->drain_posted, true);
         }
@@ -107,6 +111,22 @@ void fanout::deliver(const core::telemetry_batch& batch) {
             boost::asio::post(box->target.executor, [this, b = box.get()] { drain(*b); });
         }
     }
+}
+
+// A shard without sessions has no socket in any room: it is not sent the batch (not woken
+// for nothing), and its fan-out position moves past it as though it had been. The session
+// count is read under the cursor's lock, which a subscriber of a session opened since takes
+// before it reads the position: either it sees the skip, or the skip sees its session. Only
+// with nothing ahead of it in the inbox, so the position never passes an undelivered batch.
+bool fanout::skip(inbox& box, std::uint64_t last_seq) {
+    const auto* sessions = box.target.sessions;
+    if (sessions == nullptr || box.drain_posted || !box.batches.empty()) {
+        return false;
+    }
+    if (options_.newest == nullptr) {
+        return sessions->live() == 0;
+    }
+    return options_.newest->advance_if(box.index, last_seq, [sessions] { return sessions->live() == 0; });
 }
 
 // On the shard: every batch delivered so far, in publish order, then the room fan-out.

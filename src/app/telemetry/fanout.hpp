@@ -1,9 +1,9 @@
 #pragma once
 // Delivery of telemetries to sockets (contract section 4): the bus hands each batch here once;
 // each telemetry is encoded once as the packet 42/devices,["telemetries",<json>] and the
-// batch is posted once per shard; each shard writes the same bytes to every socket of the
-// telemetry's (tenant, device) room. This is the only path to the sockets, whichever bus
-// carried the telemetry.
+// batch is posted once per shard (not to a shard without sessions, which is not woken); each
+// shard writes the same bytes to every socket of the telemetry's (tenant, device) room. This is
+// the only path to the sockets, whichever bus carried the telemetry.
 // deliver() may be called from any thread. Order per device is the order of deliver() calls:
 // each shard has an inbox, appended under a lock in deliver() and drained in order on the
 // shard. (A plain asio::post is not enough: a post made on a shard's own thread waits in a
@@ -15,6 +15,7 @@
 #include "app/telemetry/newest_store.hpp"
 #include "app/telemetry/telemetry.hpp"
 #include "app/telemetry/tenant_counters.hpp"
+#include "engineio/registry.hpp"
 #include "socketio/server.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -46,6 +47,9 @@ public:
     struct shard_target {
         boost::asio::any_io_executor executor;
         socketio::server* server;
+        // The shard's Engine.IO sessions: a shard with none is not sent batches, so an idle
+        // loop is not woken (null: always sent).
+        const engineio::registry* sessions = nullptr;
     };
     // `nsp` is the namespace the telemetries are emitted in ("/devices").
     fanout(std::string nsp, std::vector<shard_target> shards, fanout_options options = {});
@@ -66,6 +70,7 @@ private:
         bool drain_posted = false;      // guarded by mutex
     };
     void drain(inbox& box);
+    bool skip(inbox& box, std::uint64_t last_seq); // under box.mutex
     engineio::wire_ptr encode(const core::telemetry& t, const std::string& room, std::uint64_t seq) const;
 
     std::string nsp_;

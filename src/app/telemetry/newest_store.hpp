@@ -11,6 +11,7 @@
 #include "app/recovery/replay_buffer.hpp"
 #include "engineio/packet.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -39,10 +40,28 @@ public:
     };
     value newest(const std::string& room) const;
 
-    // Shard-local: the sequence number of the last telemetry the shard's fan-out handed to
-    // its rooms (written and read on that shard's thread only).
-    std::uint64_t cursor(std::size_t shard) const { return cursors_[shard].seq; }
-    void advance(std::size_t shard, std::uint64_t seq) { cursors_[shard].seq = seq; }
+    // The sequence number of the last telemetry the shard's fan-out handed to its rooms: read
+    // on the shard; advanced by its fan-out, or by the fan-out's caller for a batch that the
+    // shard, having no session, is not sent (advance_if). Under a lock per shard, so that a
+    // session opened on the shard and a batch skipped meanwhile are seen in one order.
+    std::uint64_t cursor(std::size_t shard) const {
+        std::lock_guard lock(cursors_[shard].mutex);
+        return cursors_[shard].seq;
+    }
+    void advance(std::size_t shard, std::uint64_t seq) {
+        std::lock_guard lock(cursors_[shard].mutex);
+        cursors_[shard].seq = std::max(cursors_[shard].seq, seq);
+    }
+    // Advances the cursor and returns true if skip() holds, both under the cursor's lock.
+    template <typename Skip>
+    bool advance_if(std::size_t shard, std::uint64_t seq, Skip skip) {
+        std::lock_guard lock(cursors_[shard].mutex);
+        if (!skip()) {
+            return false;
+        }
+        cursors_[shard].seq = std::max(cursors_[shard].seq, seq);
+        return true;
+    }
 
     std::size_t bytes() const;
     std::uint64_t not_kept() const { return not_kept_.load(std::memory_order_relaxed); }
@@ -53,6 +72,7 @@ private:
         value v;
     };
     struct alignas(64) shard_cursor {
+        mutable std::mutex mutex;
         std::uint64_t seq = 0;
     };
 

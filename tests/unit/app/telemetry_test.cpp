@@ -4,6 +4,7 @@
 #include "app/telemetry/fanout.hpp"
 #include "app/telemetry/ingest.hpp"
 #include "app/telemetry/interest.hpp"
+#include "app/telemetry/newest_store.hpp"
 #include "bus/in_process_bus.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -36,6 +37,7 @@ struct shard_stub {
     boost::asio::io_context ctx;
     socketio::server srv{socketio::server_options{}};
     std::vector<std::shared_ptr<engineio::session>> sessions;
+    engineio::registry registry; // the sessions, as the shard's transport lists them
     null_link link;
 
     shard_stub() { srv.add_namespace("/devices", std::make_unique<joiner>()); }
@@ -50,6 +52,7 @@ struct shard_stub {
         std::vector<engineio::wire_ptr> drain;
         s->take_queue(drain);
         sessions.push_back(s);
+        registry.add(s);
         return *s;
     }
     std::vector<std::string> received(engineio::session& s) {
@@ -145,6 +148,65 @@ TEST_F(ingest_fixture, batch_reaches_the_room_on_every_shard_as_published) {
     EXPECT_TRUE(b.received(other).empty());
     EXPECT_EQ(out.stats().telemetries_in, 2U);
     EXPECT_EQ(out.stats().messages_out, 4U);
+}
+
+// Everyday efficiency: a loop with no session is not woken for a batch, and its fan-out
+// position moves past the batch as though it had been (what a `last` subscriber reads).
+struct skip_fixture : ::testing::Test {
+    shard_stub a;
+    shard_stub b;
+    newest_store newest{1 << 20, 2};
+    fanout out{"/devices",
+               {{a.ctx.get_executor(), &a.srv, &a.registry}, {b.ctx.get_executor(), &b.srv, &b.registry}},
+               {&newest}};
+
+    // `n` telemetries of dev-1.
+    static core::telemetry_batch batch(int n) {
+        auto b = std::make_shared<std::vector<core::telemetry>>();
+        for (int i = 0; i < n; ++i) {
+            b->push_back({{"t", "dev-1"}, R"({"deviceId":"dev-1","tenantId":"t","n":)" + std::to_string(i) + "}"});
+        }
+        return b;
+    }
+    // Runs what was posted to a shard (a context that found no work is stopped: restarted).
+    static std::size_t run(shard_stub& s) {
+        s.ctx.restart();
+        return s.ctx.poll();
+    }
+};
+
+TEST_F(skip_fixture, a_shard_without_sessions_is_not_sent_the_batch) {
+    auto& on_a = a.subscriber("dev-1");
+    out.deliver(batch(2));
+    EXPECT_EQ(run(b), 0U); // nothing was posted to b
+    EXPECT_EQ(newest.cursor(1), 2U);
+    EXPECT_EQ(newest.cursor(0), 0U); // a has it in its inbox
+    EXPECT_GE(run(a), 1U);
+    EXPECT_EQ(newest.cursor(0), 2U);
+    EXPECT_EQ(a.received(on_a).size(), 2U);
+
+    // Once b has a session, it is sent the next batch.
+    auto& on_b = b.subscriber("dev-1");
+    out.deliver(batch(2));
+    EXPECT_GE(run(b), 1U);
+    EXPECT_EQ(b.received(on_b).size(), 2U);
+    EXPECT_EQ(newest.cursor(1), 4U);
+    run(a);
+    EXPECT_EQ(out.stats().messages_out, 6U);
+}
+
+// Skipping never moves the position past a batch still in the inbox.
+TEST_F(skip_fixture, a_shard_with_batches_waiting_is_not_skipped) {
+    auto& on_b = b.subscriber("dev-1");
+    out.deliver(batch(1)); // b has a session: posted, not yet drained
+    b.sessions.front()->on_transport_closed(engineio::close_reason::transport_close);
+    run(b); // the session is gone, and so is the batch it was sent
+    EXPECT_EQ(b.registry.live(), 0U);
+    EXPECT_EQ(newest.cursor(1), 1U);
+    out.deliver(batch(1));
+    EXPECT_EQ(run(b), 0U);
+    EXPECT_EQ(newest.cursor(1), 2U);
+    EXPECT_TRUE(b.received(on_b).empty());
 }
 
 TEST_F(ingest_fixture, single_object_body) {
