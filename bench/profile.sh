@@ -11,9 +11,12 @@
 # Settings (environment): CONNECTIONS (2000), DEVICES (200), RATE telemetries/s (4000),
 # DURATION s (10), BATCH (50), PUB_CONNECTIONS (4), FREQ perf sampling Hz (999),
 # CALL_GRAPH (fp; e.g. dwarf,16384), BUILD (build), OUTDIR (bench/results/profile-<time>),
-# SERVER_ARGS extra kamea-wss flags (e.g. "--threads 1", to set one loop beside the default).
+# SERVER_ARGS extra kamea-wss flags (e.g. "--threads 1", to set one loop beside the default),
+# SERVER (kamea; floor: bench/floor's bare server instead, SERVER_ARGS then being its flags,
+# e.g. "--threads 1"; it acks subscriptions itself and has no /metrics).
 # Output in OUTDIR: perf.data, report-self.txt (flat, by symbol), report-dso.txt,
-# report-children.txt (with callers), the loadgen/publisher reports, server.log.
+# report-children.txt (with callers), the loadgen/publisher reports, server.log, metrics.txt
+# (the server's /metrics after the publisher's window).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +35,7 @@ BUILD=${BUILD:-build}
 OUTDIR=${OUTDIR:-bench/results/profile-$(date -u +%Y%m%dT%H%M%SZ)}
 
 KAMEA=$BUILD/kamea-wss
+SERVER=${SERVER:-kamea}
 LOADGEN=$BUILD/bench/kamea-loadgen
 PUBLISH=$BUILD/bench/kamea-publish
 STANDIN=tools/management-api/server.mjs
@@ -63,6 +67,10 @@ port=$(free_port)
 iport=$(free_port)
 server=("$OUTDIR/kamea-wss" --public-port "$port" --public-host 127.0.0.1 --internal-port "$iport"
     --management-api-url "http://127.0.0.1:$api_port" --log-level warn ${SERVER_ARGS:-})
+if [ "$SERVER" = floor ]; then
+    server=("$BUILD/bench/kamea-floor" --port "$port" --host 127.0.0.1 --internal-port "$iport" --send uring
+        ${SERVER_ARGS:-})
+fi
 if [ "$PROFILER" = callgrind ]; then
     # Start-up and the subscribers' handshakes are left out: instrumentation is switched on
     # for the publishing window only (callgrind_control below).
@@ -118,6 +126,8 @@ if [ "$PROFILER" = callgrind ]; then
     callgrind_control -i off "$spid" >/dev/null
 fi
 
+node -e 'fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t), () => {})' \
+    "http://127.0.0.1:$iport/metrics" >"$OUTDIR/metrics.txt" 2>/dev/null || true
 kill -INT "$lg" 2>/dev/null || true
 wait "$lg" || true
 kill -TERM "$spid" 2>/dev/null || true
