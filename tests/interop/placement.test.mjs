@@ -3,7 +3,8 @@
 // loop, so the other loops are not woken for an everyday load; with --placement spread the
 // connections take turns. A loop with no session is not sent the fan-out's batches, and its
 // position moves past them: a `last: true` subscriber opened on it later still gets the value
-// published meanwhile, exactly once. Read from /metrics (kamea_loop_sessions) with the real
+// published meanwhile, exactly once. With spread, a polling client's requests that land on the
+// other loop move to its session's. Read from /metrics (kamea_loop_sessions) with the real
 // socket.io-client.
 
 import assert from 'node:assert/strict';
@@ -94,6 +95,22 @@ describe('placement over two event loops', () => {
         assert.equal((await sessionsOn(spread, 1)) - before1, 3);
         await deliverTwo(spread, device, all);
     });
+
+    // In turn, a polling client's requests and its upgrade's WebSocket land on both loops: each
+    // request for a session of the other loop moves there (transport::migrate).
+    for (const [name, options] of [['polling', { transports: ['polling'] }], ['polling then websocket', {}]]) {
+        test(`spread: a ${name} client whose requests land on both loops gets every telemetry`, async () => {
+            const device = uid('dev');
+            const all = [];
+            for (let i = 0; i < 3; i += 1) {
+                const socket = await connectDevices(spread, uid('allow-m'), options);
+                const sink = telemetrySink(socket);
+                assert.deepEqual(await subscribe(socket, device, TENANT), { status: 'ok' });
+                all.push({ socket, sink });
+            }
+            await deliverTwo(spread, device, all);
+        });
+    }
 
     test('a loop skipped while it had no session still gives a later subscriber the last value', async () => {
         // One session, on one loop: the other has none and is skipped by the fan-out.
