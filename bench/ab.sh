@@ -4,8 +4,9 @@
 # noisy: compare medians of several rounds, never one run). One line per run: the variant,
 # telemetries/s achieved, messages delivered per second of the publisher's window, the server's
 # CPU seconds over that window and per delivered message, and whether every subscriber got
-# every telemetry. A variant is "name|kamea-wss flags", or "name|@floor <flags>" for
-# bench/floor's bare server (the floor of CPU per message):
+# every telemetry. A variant is "name|kamea-wss flags", "name|@floor <flags>" for bench/floor's
+# bare server (the floor of CPU per message), or "name|@kamea=<binary> <flags>" for another
+# build of kamea-wss (a change against the commit before it):
 #
 #   bench/ab.sh "default|" "one loop|--threads 1" "spread|--placement spread" "floor|@floor --threads 1"
 #   CONNECTIONS=9000 DEVICES=1000 RATE=2000 BATCH=10 bench/ab.sh ...   (issue 15's everyday load)
@@ -29,11 +30,16 @@ for ((round = 1; round <= ROUNDS; round++)); do
         flags=${spec#*|}
         dir=$OUTDIR/${name// /-}-$round
         server=kamea
+        binary=${KAMEA:-build/kamea-wss}
         if [[ $flags == @floor* ]]; then
             server=floor
             flags=${flags#@floor}
+        elif [[ $flags == @kamea=* ]]; then
+            flags=${flags#@kamea=}
+            binary=${flags%% *}
+            [[ $flags == *" "* ]] && flags=${flags#* } || flags=
         fi
-        OUTDIR=$dir SERVER=$server SERVER_ARGS="$flags" bench/profile.sh >/dev/null 2>"$dir.log" || true
+        OUTDIR=$dir SERVER=$server KAMEA=$binary SERVER_ARGS="$flags" bench/profile.sh >/dev/null 2>"$dir.log" || true
         node -e '
             const fs = require("fs");
             const [dir, name, connections, devices] = process.argv.slice(1);

@@ -34,7 +34,7 @@ PROFILER=${PROFILER:-record}
 BUILD=${BUILD:-build}
 OUTDIR=${OUTDIR:-bench/results/profile-$(date -u +%Y%m%dT%H%M%SZ)}
 
-KAMEA=$BUILD/kamea-wss
+KAMEA=${KAMEA:-$BUILD/kamea-wss} # another build of it, to compare two
 SERVER=${SERVER:-kamea}
 LOADGEN=$BUILD/bench/kamea-loadgen
 PUBLISH=$BUILD/bench/kamea-publish
