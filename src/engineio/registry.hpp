@@ -5,14 +5,14 @@
 
 #include <atomic>
 #include <memory>
-#include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace kamea::engineio {
 
 class registry {
 public:
-    std::shared_ptr<session> find(const std::string& sid) const {
+    std::shared_ptr<session> find(std::string_view sid) const {
         auto it = sessions_.find(sid);
         return it == sessions_.end() ? nullptr : it->second;
     }
@@ -49,7 +49,9 @@ public:
     }
 
 private:
-    std::unordered_map<std::string, std::shared_ptr<session>> sessions_;
+    // Keyed by a view of the session's own sid: the entry holds the session, so the view
+    // lives as long as the key.
+    std::unordered_map<std::string_view, std::shared_ptr<session>> sessions_;
     std::atomic<std::size_t> live_{0};
 };
 

@@ -37,12 +37,15 @@ const char* to_string(close_reason r) {
     return "unknown";
 }
 
-session::session(const boost::asio::any_io_executor& ex, std::string sid, transport_kind kind,
-                 const session_options& options, handshake_info handshake)
-    : ex_(ex), sid_(std::move(sid)), kind_(kind), options_(options), handshake_(std::move(handshake)), ping_timer_(ex),
-      upgrade_timer_(ex), linger_timer_(ex) {}
+session::session(const boost::asio::io_context::executor_type& ex, session_timers& timers, std::string sid,
+                 transport_kind kind, std::shared_ptr<const session_options> options, handshake_info handshake)
+    : ex_(ex), timers_(timers), sid_(std::move(sid)), kind_(kind), options_(std::move(options)),
+      handshake_(std::move(handshake)) {}
 
-session::~session() = default;
+session::~session() {
+    timers_.disarm(heartbeat_);
+    timers_.disarm(upgrade_or_linger_);
+}
 
 void session::open() {
     // Key order and key set as the reference server (E8).
@@ -53,27 +56,29 @@ void session::open() {
         upgrades.emplace_back("websocket");
     }
     o["upgrades"] = std::move(upgrades);
-    o["pingInterval"] = options_.ping_interval.count();
-    o["pingTimeout"] = options_.ping_timeout.count();
-    o["maxPayload"] = options_.max_payload;
+    o["pingInterval"] = options_->ping_interval.count();
+    o["pingTimeout"] = options_->ping_timeout.count();
+    o["maxPayload"] = options_->max_payload;
     global_counters().sessions_opened.fetch_add(1, std::memory_order_relaxed);
     (kind_ == transport_kind::polling ? global_counters().polling_sessions : global_counters().websocket_sessions)
         .fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
     send(make_text(packet_type::open, boost::json::serialize(o)));
-    schedule_ping(options_.ping_interval);
+    timers_.arm(heartbeat_, options_->ping_interval);
 }
 
-void session::schedule_ping(std::chrono::milliseconds delay) {
-    ping_timer_.expires_after(delay);
-    ping_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-        if (auto self = weak.lock(); self && !ec) {
-            self->on_ping_timer();
-        }
-    });
+void session::on_deadline(deadline& d) {
+    auto keep = shared_from_this(); // a close may release the registry's reference
+    if (&d == &heartbeat_) {
+        on_heartbeat_due();
+    } else if (closed_) {
+        finish(); // the linger is over
+    } else {
+        on_upgrade_timeout();
+    }
 }
 
-void session::on_ping_timer() {
+void session::on_heartbeat_due() {
     if (closed_) {
         return;
     }
@@ -85,7 +90,17 @@ void session::on_ping_timer() {
     static const wire_ptr ping = make_text(packet_type::ping);
     awaiting_pong_ = true;
     send(ping);
-    schedule_ping(options_.ping_timeout);
+    timers_.arm(heartbeat_, options_->ping_timeout);
+}
+
+void session::on_upgrade_timeout() {
+    if (probe_link_ == nullptr) {
+        return;
+    }
+    global_counters().upgrade_timeouts.fetch_add(1, std::memory_order_relaxed);
+    auto* probe = probe_link_;
+    abort_upgrade(probe); // U6
+    probe->wake();
 }
 
 void session::send(wire_ptr p) {
@@ -95,15 +110,15 @@ void session::send(wire_ptr p) {
         }
         return;
     }
-    if (options_.conflate_after != 0 && !p->conflate_key.empty() && lagging(p->bytes.size()) && conflate(p)) {
+    if (options_->conflate_after != 0 && !p->conflate_key.empty() && lagging(p->bytes.size()) && conflate(p)) {
         return; // replaced a queued one: the transport already has something to take
     }
     queued_bytes_ += p->bytes.size();
     if (conflating_ && !p->conflate_key.empty()) {
-        conflatable_[p->conflate_key] = queue_.size();
+        (*conflatable_)[p->conflate_key] = queue_.size();
     }
     queue_.push_back(std::move(p));
-    if (queued_bytes_ + in_flight_bytes_ > options_.max_send_queue) {
+    if (queued_bytes_ + in_flight_bytes_ > options_->max_send_queue) {
         // The client cannot keep up: drop what it has not taken and cut it off. The close
         // is posted, never run inside the caller's loop (a broadcast may be iterating a room).
         global_counters().dropped_packets.fetch_add(queue_.size(), std::memory_order_relaxed);
@@ -113,7 +128,7 @@ void session::send(wire_ptr p) {
         overflowed_ = true;
         global_counters().slow_clients.fetch_add(1, std::memory_order_relaxed);
         core::log::info("slow_client_disconnected",
-                        {{"session", sid_.substr(0, 6)}, {"limit", options_.max_send_queue}});
+                        {{"session", sid_.substr(0, 6)}, {"limit", options_->max_send_queue}});
         boost::asio::post(ex_, [weak = weak_from_this()] {
             if (auto self = weak.lock()) {
                 self->on_transport_closed(close_reason::slow_client);
@@ -125,7 +140,7 @@ void session::send(wire_ptr p) {
 }
 
 bool session::lagging(std::size_t more) const {
-    if (queued_bytes_ + in_flight_bytes_ + more <= options_.conflate_after) {
+    if (queued_bytes_ + in_flight_bytes_ + more <= options_->conflate_after) {
         return false;
     }
     // Past the soft limit while the client is not taking: a WebSocket write still waits for
@@ -137,29 +152,33 @@ bool session::lagging(std::size_t more) const {
 bool session::conflate(wire_ptr& p) {
     if (!conflating_) {
         conflating_ = true; // first lag past the soft limit: index what is queued
+        if (!conflatable_) {
+            conflatable_ = std::make_unique<std::unordered_map<std::string_view, std::size_t>>();
+        }
         for (std::size_t i = 0; i < queue_.size(); ++i) {
             if (!queue_[i]->conflate_key.empty()) {
-                conflatable_[queue_[i]->conflate_key] = i;
+                (*conflatable_)[queue_[i]->conflate_key] = i;
             }
         }
     }
-    auto it = conflatable_.find(p->conflate_key);
-    if (it == conflatable_.end()) {
+    auto& index_of = *conflatable_;
+    auto it = index_of.find(p->conflate_key);
+    if (it == index_of.end()) {
         return false;
     }
     auto index = it->second;
-    conflatable_.erase(it); // its key views the packet about to be released
+    index_of.erase(it); // its key views the packet about to be released
     auto& slot = queue_[index];
     queued_bytes_ = queued_bytes_ - slot->bytes.size() + p->bytes.size();
     slot = std::move(p);
-    conflatable_.emplace(slot->conflate_key, index);
+    index_of.emplace(slot->conflate_key, index);
     global_counters().conflated_packets.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
 
 void session::queue_taken() {
     if (conflating_) {
-        conflatable_.clear();
+        conflatable_->clear(); // its buckets are kept: a client that lagged once may again
         conflating_ = false;
     }
 }
@@ -199,8 +218,8 @@ void session::close(close_reason reason) {
     } else if (reason == close_reason::ping_timeout) {
         c.ping_timeouts.fetch_add(1, std::memory_order_relaxed);
     }
-    ping_timer_.cancel();
-    upgrade_timer_.cancel();
+    timers_.disarm(heartbeat_);
+    timers_.disarm(upgrade_or_linger_);
     if (probe_link_ != nullptr) {
         std::exchange(probe_link_, nullptr)->wake(); // the probe sees it is no longer wanted
     }
@@ -230,12 +249,7 @@ void session::close(close_reason reason) {
     // Keep the close for the next GET (P10); the reference gives up after 30 s. A client
     // that posted a close (P9) may have its last GET still on the way (it can arrive after
     // the POST on another connection): it gets its noop within a ping timeout.
-    linger_timer_.expires_after(server_side ? std::chrono::milliseconds(30000) : options_.ping_timeout);
-    linger_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-        if (auto self = weak.lock(); self && !ec) {
-            self->finish();
-        }
-    });
+    timers_.arm(upgrade_or_linger_, server_side ? std::chrono::milliseconds(30000) : options_->ping_timeout);
 }
 
 void session::finish() {
@@ -244,9 +258,8 @@ void session::finish() {
     }
     close_delivered_ = true;
     closed_ = true;
-    ping_timer_.cancel();
-    upgrade_timer_.cancel();
-    linger_timer_.cancel();
+    timers_.disarm(heartbeat_);
+    timers_.disarm(upgrade_or_linger_);
     auto keep = shared_from_this(); // the registry may hold the last reference
     held_.reset();
     if (on_finished_) {
@@ -267,7 +280,7 @@ void session::on_packet(const packet& p) {
     case packet_type::pong:
         if (awaiting_pong_) {
             awaiting_pong_ = false;
-            schedule_ping(options_.ping_interval);
+            timers_.arm(heartbeat_, options_->ping_interval);
         }
         return;
     case packet_type::message:
@@ -387,7 +400,8 @@ bool session::on_post(std::string_view body) {
         if (closed_) {
             return false;
         }
-        auto p = decode_text(part, scratch_);
+        thread_local std::string scratch; // the shard's: a POST is decoded before anything else runs
+        auto p = decode_text(part, scratch);
         if (!p) {
             close(close_reason::parse_error);
             finish();
@@ -436,14 +450,7 @@ bool session::begin_upgrade(transport_link* probe) {
         return false;
     }
     probe_link_ = probe;
-    upgrade_timer_.expires_after(options_.upgrade_timeout);
-    upgrade_timer_.async_wait([weak = weak_from_this(), probe](boost::system::error_code ec) {
-        if (auto self = weak.lock(); self && !ec && self->probe_link_ == probe) {
-            global_counters().upgrade_timeouts.fetch_add(1, std::memory_order_relaxed);
-            self->abort_upgrade(probe); // U6
-            probe->wake();
-        }
-    });
+    timers_.arm(upgrade_or_linger_, options_->upgrade_timeout);
     return true;
 }
 
@@ -463,7 +470,7 @@ session::probe_action session::on_probe_packet(const packet& p) {
             global_counters().websocket_sessions.fetch_add(1, std::memory_order_relaxed);
         }
         ws_link_ = std::exchange(probe_link_, nullptr);
-        upgrade_timer_.cancel();
+        timers_.disarm(upgrade_or_linger_);
         if (poll_link_ != nullptr) {
             poll_link_->wake(); // its answer is a noop
         }
@@ -479,7 +486,7 @@ void session::abort_upgrade(transport_link* probe) {
     }
     probe_link_ = nullptr;
     probed_ = false;
-    upgrade_timer_.cancel();
+    timers_.disarm(upgrade_or_linger_);
     if (poll_link_ != nullptr) {
         poll_link_->wake();
     }

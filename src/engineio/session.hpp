@@ -6,9 +6,9 @@
 // on that thread; transports from other shards migrate there first (transport/README.md).
 
 #include "engineio/packet.hpp"
+#include "engineio/session_timers.hpp"
 
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -62,11 +62,11 @@ struct session_options {
     std::size_t conflate_after = 0;
 };
 
-// Data of the first HTTP request, kept for the upper layers (protocol.md S18).
+// Data of the first HTTP request, kept for the upper layers (protocol.md S18): what they
+// read. The query is not kept: nothing above reads it, and each session would hold a copy.
 struct handshake_info {
     std::string remote_address;
     std::string authorization; // the Authorization header, if any (a secret: never logged)
-    std::string query;
 };
 
 class session;
@@ -81,10 +81,13 @@ public:
     virtual void on_close(close_reason reason) = 0;
 };
 
-class session : public std::enable_shared_from_this<session> {
+// Its deadlines (the heartbeat's next ping or pong, the upgrade's or the linger's end) are
+// kept by the shard's session_timers, which calls on_deadline when one is due.
+class session final : public std::enable_shared_from_this<session>, private deadline_owner {
 public:
-    session(const boost::asio::any_io_executor& ex, std::string sid, transport_kind kind,
-            const session_options& options, handshake_info handshake);
+    // `options`: the server's, shared by all its sessions.
+    session(const boost::asio::io_context::executor_type& ex, session_timers& timers, std::string sid,
+            transport_kind kind, std::shared_ptr<const session_options> options, handshake_info handshake);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -99,8 +102,9 @@ public:
     const std::string& sid() const { return sid_; }
     transport_kind transport() const { return kind_; }
     const handshake_info& handshake() const { return handshake_; }
-    const session_options& options() const { return options_; }
-    const boost::asio::any_io_executor& executor() const { return ex_; }
+    const session_options& options() const { return *options_; }
+    // The shard's deadlines, for the layers above (Socket.IO's connect timeout).
+    session_timers& timers() { return timers_; }
     bool closed() const { return closed_; }
 
     // P7: one POST at a time. False while another POST's body is still arriving.
@@ -160,8 +164,9 @@ public:
     bool is_active(const transport_link* link) const { return ws_link_ == link; }
 
 private:
-    void schedule_ping(std::chrono::milliseconds delay);
-    void on_ping_timer();
+    void on_deadline(deadline& d) override;
+    void on_heartbeat_due();
+    void on_upgrade_timeout();
     void finish();
     void wake_active();
     // Past conflate_after with `more` bytes, while the transport is not taking what is queued.
@@ -171,10 +176,11 @@ private:
     // The queue was emptied or cut: positions are void.
     void queue_taken();
 
-    boost::asio::any_io_executor ex_;
+    boost::asio::io_context::executor_type ex_; // the shard's loop (posts a slow client's close)
+    session_timers& timers_;
     std::string sid_;
     transport_kind kind_;
-    session_options options_;
+    std::shared_ptr<const session_options> options_;
     handshake_info handshake_;
     std::unique_ptr<session_handler> handler_;
     std::function<void(const std::string&)> on_finished_;
@@ -185,17 +191,19 @@ private:
     // Position in queue_ of each conflate_key (viewing the queued packet's own key), built
     // when the session first lags past conflate_after and dropped whenever the queue is
     // taken: a session that keeps up never has one.
-    std::unordered_map<std::string_view, std::size_t> conflatable_;
+    std::unique_ptr<std::unordered_map<std::string_view, std::size_t>> conflatable_;
     bool conflating_ = false;
     std::size_t in_flight_bytes_ = 0;
 
-    boost::asio::steady_timer ping_timer_;
+    deadline heartbeat_{*this}; // the next ping, or the pong's
     bool awaiting_pong_ = false;
 
     transport_link* poll_link_ = nullptr;
     transport_link* ws_link_ = nullptr;
     transport_link* probe_link_ = nullptr;
-    boost::asio::steady_timer upgrade_timer_;
+    // While upgrading: the probe's time limit (U6). Once closed: how long the close waits for
+    // a GET to take it (P10). Never both: a closed session cannot begin an upgrade.
+    deadline upgrade_or_linger_{*this};
     bool probed_ = false;
     bool noop_next_ = false; // answer the pending GET with a noop (P9)
     bool post_in_flight_ = false;
@@ -205,8 +213,6 @@ private:
     bool counted_ = false; // in the polling/websocket gauges
     bool close_delivered_ = false;
     close_reason reason_ = close_reason::server_close;
-    boost::asio::steady_timer linger_timer_;
-    std::string scratch_;
 };
 
 } // namespace kamea::engineio

@@ -21,20 +21,20 @@ std::unique_ptr<engineio::session_handler> server::make_connection(engineio::ses
     return std::make_unique<connection>(*this, s);
 }
 
-connection::connection(socketio::server& srv, engineio::session& s)
-    : server_(srv), session_(s), connect_timer_(s.executor()) {
-    // S6: a client that joins no namespace in time is cut off.
-    connect_timer_.expires_after(srv.options().connect_timeout);
-    connect_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
-        if (!ec && *alive && sockets_.empty()) {
-            session_.close(engineio::close_reason::server_close);
-        }
-    });
+connection::connection(socketio::server& srv, engineio::session& s) : server_(srv), session_(s) {
+    session_.timers().arm(connect_deadline_, srv.options().connect_timeout);
 }
 
 connection::~connection() {
-    *alive_ = false;
-    connect_timer_.cancel();
+    session_.timers().disarm(connect_deadline_);
+}
+
+void connection::on_deadline(engineio::deadline&) {
+    // S6: a client that joins no namespace in time is cut off.
+    if (sockets_.empty()) {
+        auto keep = session_.shared_from_this(); // the close may release the session, and this
+        session_.close(engineio::close_reason::server_close);
+    }
 }
 
 void connection::protocol_error(error why) {
@@ -44,24 +44,25 @@ void connection::protocol_error(error why) {
 }
 
 void connection::on_message(std::string_view data, bool binary) {
+    bool waiting = partial_ && partial_->expected != 0;
     if (binary) {
-        if (expected_attachments_ == 0) {
+        if (!waiting) {
             protocol_error(error::binary_without_header);
             return;
         }
-        attachments_.emplace_back(data);
-        if (attachments_.size() < expected_attachments_) {
+        partial_->attachments.emplace_back(data);
+        if (partial_->attachments.size() < partial_->expected) {
             return;
         }
-        expected_attachments_ = 0;
-        auto text = std::move(partial_text_);
-        auto attachments = std::move(attachments_);
-        attachments_.clear();
+        partial_->expected = 0;
+        auto text = std::move(partial_->text);
+        auto attachments = std::move(partial_->attachments);
+        partial_->attachments.clear();
         auto r = decode(text);
         dispatch(*r.value, attachments); // decoded successfully the first time
         return;
     }
-    if (expected_attachments_ != 0) {
+    if (waiting) {
         protocol_error(error::text_during_attachments);
         return;
     }
@@ -75,8 +76,11 @@ void connection::on_message(std::string_view data, bool binary) {
             protocol_error(error::bad_placeholders);
             return;
         }
-        expected_attachments_ = r.value->attachments;
-        partial_text_.assign(data);
+        if (!partial_) {
+            partial_ = std::make_unique<partial_packet>();
+        }
+        partial_->expected = r.value->attachments;
+        partial_->text.assign(data);
         return;
     }
     static const std::vector<std::string> none;
@@ -200,7 +204,7 @@ void connection::finish_connect(const std::shared_ptr<socket>& s, const connect_
     sockets_.push_back(s);
     s->connected_ = true;
     server_.on_socket_count(+1);
-    connect_timer_.cancel();
+    session_.timers().disarm(connect_deadline_);
     std::string reply = R"({"sid":")" + s->id() + '"';
     if (!accepted->pid.empty()) {
         reply += R"(,"pid":")" + accepted->pid + '"';
@@ -256,7 +260,7 @@ void connection::before_close(engineio::close_reason) {
 }
 
 void connection::on_close(engineio::close_reason reason) {
-    connect_timer_.cancel();
+    session_.timers().disarm(connect_deadline_);
     connecting_.clear(); // their answers, when they come, find nothing to answer
     auto all = std::move(sockets_);
     sockets_.clear();

@@ -8,8 +8,6 @@
 #include "socketio/packet.hpp"
 #include "socketio/socket.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,7 +17,7 @@ namespace kamea::socketio {
 
 class server;
 
-class connection final : public engineio::session_handler {
+class connection final : public engineio::session_handler, private engineio::deadline_owner {
 public:
     connection(server& srv, engineio::session& s);
     ~connection() override;
@@ -37,6 +35,7 @@ public:
     void finish_connect(const std::shared_ptr<socket>& s, const connect_accept* accepted, std::string_view refusal);
 
 private:
+    void on_deadline(engineio::deadline& d) override; // the connect timeout
     void dispatch(packet& p, const std::vector<std::string>& attachments);
     void on_connect(packet& p);
     std::shared_ptr<socket> find(const std::string& nsp) const;
@@ -48,16 +47,18 @@ private:
     engineio::session& session_;
     std::vector<std::shared_ptr<socket>> sockets_;
     std::vector<std::shared_ptr<socket>> connecting_; // CONNECTs waiting for their handler's answer
-    boost::asio::steady_timer connect_timer_;
-    // False once destroyed: a timer handler already queued when the destructor cancels the
-    // timer still runs, and must not touch this.
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    // S6: armed until the first namespace is joined; disarmed when this is destroyed, so
+    // it can never call a connection that is gone.
+    engineio::deadline connect_deadline_{*this};
 
     // A binary packet waiting for its attachments: its text is decoded again once they
-    // have all arrived.
-    std::string partial_text_;
-    std::size_t expected_attachments_ = 0;
-    std::vector<std::string> attachments_;
+    // have all arrived. Made for the first such packet: most connections never send one.
+    struct partial_packet {
+        std::string text;
+        std::size_t expected = 0;
+        std::vector<std::string> attachments;
+    };
+    std::unique_ptr<partial_packet> partial_;
 };
 
 } // namespace kamea::socketio

@@ -36,7 +36,10 @@ void socket::emit(std::string_view event, std::string_view args, const std::vect
     std::optional<std::uint64_t> id;
     if (on_ack) {
         id = next_ack_id_++;
-        pending_acks_.emplace(*id, std::move(on_ack));
+        if (!pending_acks_) {
+            pending_acks_ = std::make_unique<std::unordered_map<std::uint64_t, ack_callback>>();
+        }
+        pending_acks_->emplace(*id, std::move(on_ack));
     }
     auto type = attachments.empty() ? packet_type::event : packet_type::binary_event;
     send(make_packet(type, nsp_, encode_event_body(event, args), id, attachments.size()));
@@ -60,12 +63,15 @@ void socket::ack(std::uint64_t id, std::string_view args, const std::vector<std:
 }
 
 void socket::on_ack(std::uint64_t id, std::string_view args_array_json, const std::vector<std::string>& attachments) {
-    auto it = pending_acks_.find(id);
-    if (it == pending_acks_.end()) {
+    if (!pending_acks_) {
         return; // unknown ack ids are ignored (S13)
     }
+    auto it = pending_acks_->find(id);
+    if (it == pending_acks_->end()) {
+        return;
+    }
     auto cb = std::move(it->second);
-    pending_acks_.erase(it);
+    pending_acks_->erase(it);
     cb(args_array_json, attachments);
 }
 

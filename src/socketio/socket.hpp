@@ -81,7 +81,8 @@ private:
     bool connected_ = false;
     std::vector<room_slot> rooms_;
     std::uint64_t next_ack_id_ = 0;
-    std::unordered_map<std::uint64_t, ack_callback> pending_acks_;
+    // Made on the first emit that asks for an ack: most sockets never do.
+    std::unique_ptr<std::unordered_map<std::uint64_t, ack_callback>> pending_acks_;
 };
 
 } // namespace kamea::socketio

@@ -101,9 +101,12 @@ struct http_server::state {
     std::mutex per_ip_mutex;
     std::unordered_map<std::string, std::size_t> per_ip;
     std::shared_ptr<address_counts> polling_sessions = std::make_shared<address_counts>();
+    // One copy for every session (each holds a reference, not its own copy).
+    std::shared_ptr<const engineio::session_options> session_options;
 
     state(std::vector<std::unique_ptr<shard>>& s, http_server_options o, route_handler r)
-        : shards(s), options(std::move(o)), routes(std::move(r)), cors(options.cors_origins) {}
+        : shards(s), options(std::move(o)), routes(std::move(r)), cors(options.cors_origins),
+          session_options(std::make_shared<const engineio::session_options>(options.session)) {}
 
     void release(const std::string& ip) {
         stats.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -370,10 +373,6 @@ asio::awaitable<outcome> handshake(state& st, shard& sh, beast::tcp_stream& stre
     auto remote = stream.socket().remote_endpoint(ec);
     info.remote_address = ec ? std::string() : remote.address().to_string();
     info.authorization = std::string(req[http::field::authorization]);
-    auto target = req.target();
-    if (auto qm = target.find('?'); qm != std::string_view::npos) {
-        info.query = std::string(target.substr(qm + 1));
-    }
     std::shared_ptr<void> polling_ticket;
     if (!websocket && st.options.max_polling_sessions_per_ip != 0) {
         auto counts = st.polling_sessions;
@@ -400,10 +399,10 @@ asio::awaitable<outcome> handshake(state& st, shard& sh, beast::tcp_stream& stre
             }
         });
     }
-    auto session = std::make_shared<engineio::session>(sh.ctx.get_executor(), core::random_id(sh.index),
-                                                       websocket ? engineio::transport_kind::websocket
-                                                                 : engineio::transport_kind::polling,
-                                                       st.options.session, std::move(info));
+    auto session = std::make_shared<engineio::session>(
+        sh.ctx.get_executor(), sh.deadlines.timers(), core::random_id(sh.index),
+        websocket ? engineio::transport_kind::websocket : engineio::transport_kind::polling, st.session_options,
+        std::move(info));
     session->set_handler(sh.make_handler(*session, ep));
     session->hold_until_finished(std::move(polling_ticket));
     sh.sessions.add(session);

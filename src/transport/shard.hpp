@@ -8,6 +8,7 @@
 #include "engineio/session.hpp"
 #include "transport/loop_load.hpp"
 #include "transport/send_ring.hpp"
+#include "transport/shard_deadlines.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -47,6 +48,8 @@ struct shard {
 
     int index;
     shard_context ctx{1};
+    // Before the sessions: they disarm their deadlines when destroyed.
+    shard_deadlines deadlines{ctx};
     engineio::registry sessions;
     // Builds the layer above Engine.IO for a new session (set by main).
     std::function<std::unique_ptr<engineio::session_handler>(engineio::session&, endpoint)> make_handler;

@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -47,9 +48,20 @@ void run_flush(shard& sh) {
 websocket_connection::websocket_connection(shard& sh, asio::ip::tcp::socket socket,
                                            std::shared_ptr<engineio::session> session, bool probe, bool base64_binary,
                                            bool one_frame_per_write)
-    : shard_(sh), socket_(std::move(socket)), session_(std::move(session)), parser_(session_->options().max_payload),
+    : shard_(sh), socket_(sh.ctx), session_(std::move(session)), parser_(session_->options().max_payload),
       probe_(probe), base64_binary_(base64_binary), one_frame_per_write_(one_frame_per_write) {
     shard_.busy_connections.fetch_add(1, std::memory_order_relaxed);
+    // The same descriptor, moved to the smaller socket type.
+    boost::system::error_code ec;
+    auto protocol = socket.local_endpoint(ec).protocol();
+    auto fd = ec ? -1 : socket.release(ec);
+    if (fd >= 0) {
+        socket_.assign(protocol, fd, ec);
+        if (ec) {
+            ::close(fd);
+        }
+    }
+    // On failure socket_ stays closed: start()'s first write fails and the connection ends.
 }
 
 websocket_connection::~websocket_connection() {
@@ -68,12 +80,12 @@ void websocket_connection::start(std::string handshake_response, std::string lef
         session_->attach_websocket(this);
     }
     writing_ = true;
-    sending_control_.push_back(std::move(handshake_response));
-    asio::async_write(socket_, asio::buffer(sending_control_.back()),
+    auto& response = rare().sending_control.emplace_back(std::move(handshake_response));
+    asio::async_write(socket_, asio::buffer(response),
                       [self = shared_from_this(), leftover = std::move(leftover)](const boost::system::error_code& ec,
                                                                                   std::size_t) mutable {
                           self->writing_ = false;
-                          self->sending_control_.clear();
+                          self->rare_.reset(); // nothing else can be in it yet
                           if (ec) {
                               self->peer_gone_ = true;
                               return; // the destructor detaches from the session
@@ -151,8 +163,15 @@ std::uint16_t websocket_connection::consume(char* data, std::size_t size) {
     return parser_.feed(data, size, [this](const ws_message& m) { on_frame(m); });
 }
 
+websocket_connection::rare_state& websocket_connection::rare() {
+    if (!rare_) {
+        rare_ = std::make_unique<rare_state>();
+    }
+    return *rare_;
+}
+
 void websocket_connection::queue_control(std::uint8_t opcode, std::string_view payload) {
-    control_.push_back(control_frame(opcode, payload));
+    rare().control.push_back(control_frame(opcode, payload));
     wake();
 }
 
@@ -187,8 +206,9 @@ void websocket_connection::on_frame(const ws_message& m) {
 
 // Engine.IO decides what the message means (websocket_inbound.hpp); this only acts on it.
 void websocket_connection::on_engine_message(const ws_message& m) {
+    thread_local std::string scratch; // the shard's: a message is handled before the next is read
     switch (
-        engineio::on_websocket_message(*session_, this, probe_, m.payload, m.opcode == ws_opcode::binary, scratch_)) {
+        engineio::on_websocket_message(*session_, this, probe_, m.payload, m.opcode == ws_opcode::binary, scratch)) {
     case engineio::websocket_step::none:
         return;
     case engineio::websocket_step::reply_probe:
@@ -235,7 +255,7 @@ void websocket_connection::flush() {
     // Nothing new (the usual case when a write completes after a fan-out: one message per
     // socket per turn): no queue to take, only the end of the session or link to act on.
     bool packets = !probe_ && session_->is_active(this) && session_->has_queued();
-    if (!packets && control_.empty()) {
+    if (!packets && !has_control()) {
         if (ended()) {
             send_close_frame();
         }
@@ -244,25 +264,29 @@ void websocket_connection::flush() {
     if (packets) {
         session_->take_queue(batch_);
     }
-    sending_control_.swap(control_);
-    // Binary packets for a base64 client first: the frames below point into converted_.
-    std::size_t queued_bytes = 0;
+    iov_.clear();
+    auto add = [this](const std::string& bytes) { iov_.push_back({const_cast<char*>(bytes.data()), bytes.size()}); };
+    if (has_control()) {
+        rare_->sending_control.swap(rare_->control);
+        for (const auto& c : rare_->sending_control) {
+            add(c);
+        }
+    }
+    // Binary packets for a base64 client: the frames below point into the converted ones.
+    std::vector<std::string>* converted = nullptr;
     if (base64_binary_) {
         for (const auto& p : batch_) {
             if (p->binary) {
-                converted_.push_back(control_frame(0x1, "b" + core::base64_encode(p->payload())));
+                converted = &rare().converted;
+                converted->push_back(control_frame(0x1, "b" + core::base64_encode(p->payload())));
             }
         }
     }
-    iov_.clear();
-    auto add = [this](const std::string& bytes) { iov_.push_back({const_cast<char*>(bytes.data()), bytes.size()}); };
-    for (const auto& c : sending_control_) {
-        add(c);
-    }
+    std::size_t queued_bytes = 0;
     std::size_t next_converted = 0;
     for (const auto& p : batch_) {
         queued_bytes += p->bytes.size();
-        add(p->binary && base64_binary_ ? converted_[next_converted++] : p->bytes);
+        add(p->binary && converted != nullptr ? (*converted)[next_converted++] : p->bytes);
     }
     write(queued_bytes);
 }
@@ -299,7 +323,7 @@ void websocket_connection::write_through_asio(std::size_t skip) {
         skip = 0;
     }
     if (one_frame_per_write_ && buffers.size() > 1) {
-        paced_.assign(buffers.begin() + 1, buffers.end());
+        rare().paced.assign(buffers.begin() + 1, buffers.end());
         buffers.resize(1);
     }
     asio::async_write(socket_, buffers, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
@@ -323,29 +347,32 @@ void websocket_connection::on_sent(int result) {
 }
 
 void websocket_connection::on_write(const boost::system::error_code& ec) {
-    if (!ec && !paced_.empty()) {
+    if (!ec && rare_ && !rare_->paced.empty()) {
         // Conformance pacing: let the peer read this frame on its own before the next one.
-        if (!pace_timer_) {
-            pace_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+        if (!rare_->pace_timer) {
+            rare_->pace_timer = std::make_unique<asio::steady_timer>(socket_.get_executor());
         }
-        pace_timer_->expires_after(std::chrono::milliseconds(1));
-        pace_timer_->async_wait([self = shared_from_this()](const boost::system::error_code&) {
-            auto next = self->paced_.front();
-            self->paced_.erase(self->paced_.begin());
+        rare_->pace_timer->expires_after(std::chrono::milliseconds(1));
+        rare_->pace_timer->async_wait([self = shared_from_this()](const boost::system::error_code&) {
+            auto& paced = self->rare_->paced;
+            auto next = paced.front();
+            paced.erase(paced.begin());
             asio::async_write(self->socket_, asio::buffer(next),
                               [self](const boost::system::error_code& wec, std::size_t) { self->on_write(wec); });
         });
         return;
     }
-    paced_.clear();
     writing_ = false;
     session_->on_written(write_queued_);
     if (!ec) {
         observe_latency();
     }
     batch_.clear();
-    sending_control_.clear();
-    converted_.clear();
+    if (rare_) {
+        rare_->paced.clear();
+        rare_->sending_control.clear();
+        rare_->converted.clear();
+    }
     boost::system::error_code ignored;
     if (ec) {
         peer_gone_ = true;
@@ -366,8 +393,8 @@ void websocket_connection::linger() {
     boost::system::error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
     socket_.cancel(ignored); // ends the session's readable-wait
-    linger_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor(), linger_time);
-    linger_timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    rare().linger_timer = std::make_unique<asio::steady_timer>(socket_.get_executor(), linger_time);
+    rare_->linger_timer->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (!ec) {
             boost::system::error_code e;
             self->socket_.cancel(e); // the client kept sending: give up on it
@@ -380,7 +407,7 @@ void websocket_connection::drain() {
     socket_.async_wait(asio::ip::tcp::socket::wait_read,
                        [self = shared_from_this()](const boost::system::error_code& ec) {
                            if (ec) {
-                               self->linger_timer_->cancel();
+                               self->rare_->linger_timer->cancel();
                                return;
                            }
                            ssize_t n = ::recv(self->socket_.native_handle(), self->shard_.read_scratch.data(),
@@ -389,8 +416,8 @@ void websocket_connection::drain() {
                                self->drain();
                                return;
                            }
-                           if (n <= 0 || (self->lingered_ += static_cast<std::size_t>(n)) >= linger_bytes) {
-                               self->linger_timer_->cancel(); // the client closed too, or sent too much
+                           if (n <= 0 || (self->rare_->lingered += static_cast<std::size_t>(n)) >= linger_bytes) {
+                               self->rare_->linger_timer->cancel(); // the client closed too, or sent too much
                                return;
                            }
                            self->drain();
@@ -406,9 +433,9 @@ void websocket_connection::send_close_frame() {
         payload += static_cast<char>(close_code_ >> 8);
         payload += static_cast<char>(close_code_ & 0xff);
     }
-    sending_control_.push_back(control_frame(0x8, payload));
+    auto& frame = rare().sending_control.emplace_back(control_frame(0x8, payload));
     iov_.clear();
-    iov_.push_back({sending_control_.back().data(), sending_control_.back().size()});
+    iov_.push_back({frame.data(), frame.size()});
     write(0);
 }
 

@@ -15,6 +15,11 @@ struct null_link : kamea::engineio::transport_link {
     void wake() override {}
 };
 
+// Time stands still: the input, not the clock, drives the session.
+struct still_clock : kamea::engineio::time_source {
+    kamea::engineio::clock::time_point now() const override { return {}; }
+};
+
 struct echo : kamea::socketio::namespace_handler {
     void on_connect(kamea::socketio::socket& s, const boost::json::object& auth,
                     kamea::socketio::connect_reply reply) override {
@@ -42,14 +47,17 @@ struct echo : kamea::socketio::namespace_handler {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace kamea;
     boost::asio::io_context ctx;
+    still_clock clock;
+    engineio::session_timers timers{clock}; // before the sessions, which disarm into it
     socketio::server srv{socketio::server_options{}};
     srv.add_namespace("/", std::make_unique<echo>());
     srv.add_namespace("/devices", std::make_unique<echo>());
     engineio::registry sessions;
     engineio::session_options options;
     options.max_send_queue = 64 * 1024;
-    auto s = std::make_shared<engineio::session>(ctx.get_executor(), "sid", engineio::transport_kind::websocket,
-                                                 options, engineio::handshake_info{});
+    auto s = std::make_shared<engineio::session>(ctx.get_executor(), timers, "sid", engineio::transport_kind::websocket,
+                                                 std::make_shared<engineio::session_options>(options),
+                                                 engineio::handshake_info{});
     s->set_handler(srv.make_connection(*s));
     sessions.add(s);
     null_link l;

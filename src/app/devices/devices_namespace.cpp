@@ -13,6 +13,16 @@
 namespace kamea::app {
 namespace {
 
+// What /devices keeps for a socket: the telemetry subscriptions' state, and its event rate
+// (set once connected), in the one block the socket's data holds.
+struct devices_socket_state : telemetry::socket_state {
+    std::optional<event_rate> rate;
+};
+
+devices_socket_state& state_of(socketio::socket& s) {
+    return static_cast<devices_socket_state&>(telemetry::state_of(s));
+}
+
 std::string_view strip_bearer(std::string_view v) {
     v.remove_prefix(std::min(v.find_first_not_of(' '), v.size())); // not the end: "Bearer " stays whole
     if (v.size() >= 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
@@ -56,15 +66,15 @@ void devices_namespace::on_connect(socketio::socket& s, const boost::json::objec
         reply.refuse(R"({"message":"Unauthorized: bearer token too long"})");
         return;
     }
-    auto state = std::make_shared<telemetry::socket_state>();
+    auto state = std::make_shared<devices_socket_state>();
     state->token = std::move(*token);
     state->token_expires = authorization::token_expiry(state->token);
-    s.data = std::move(state);
+    s.data = std::shared_ptr<telemetry::socket_state>(std::move(state)); // what telemetry::state_of reads
     telemetries_.connect(s, auth, reply);
 }
 
 void devices_namespace::on_connected(socketio::socket& s) {
-    rates_.insert_or_assign(&s, event_rate(rate_options_, std::chrono::steady_clock::now()));
+    state_of(s).rate.emplace(rate_options_, std::chrono::steady_clock::now());
     core::log::debug("socket_connected", {{"sid", s.session().sid()}, {"socket", s.id()}});
 }
 
@@ -74,11 +84,11 @@ event_rate_counters& global_event_rate_counters() {
 }
 
 bool devices_namespace::within_rate(socketio::socket& s, const socketio::event& e) {
-    auto it = rates_.find(&s);
-    if (it == rates_.end()) {
+    auto& rate = state_of(s).rate;
+    if (!rate) {
         return true;
     }
-    auto verdict = it->second.on_event(std::chrono::steady_clock::now());
+    auto verdict = rate->on_event(std::chrono::steady_clock::now());
     if (verdict == event_verdict::accept) {
         return true;
     }
@@ -141,7 +151,6 @@ void devices_namespace::refresh(socketio::socket& s, const socketio::event& e) {
 
 void devices_namespace::on_disconnect(socketio::socket& s, std::string_view reason) {
     telemetries_.forget(s, reason);
-    rates_.erase(&s);
     core::log::debug("socket_disconnected", {{"socket", s.id()}, {"reason", reason}});
 }
 

@@ -8,7 +8,6 @@
 
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 namespace kamea::app {
 
@@ -40,7 +39,6 @@ private:
 
     telemetry::subscriptions& telemetries_;
     event_rate_options rate_options_;
-    std::unordered_map<const socketio::socket*, event_rate> rates_; // connected sockets
 };
 
 } // namespace kamea::app

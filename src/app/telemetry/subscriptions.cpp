@@ -81,9 +81,12 @@ bool same_key(const subscription& sub, const core::device_key& key) {
 
 // Whether an unsubscribe came after subscribe request `request` was made.
 bool cancelled(const socket_state& st, const core::device_key& key, std::uint64_t request) {
+    if (!st.unsubscribed_at) {
+        return false; // never unsubscribed anything
+    }
     for (const auto& k : {key, core::device_key{"", key.device_id}}) {
-        auto it = st.unsubscribed_at.find(k);
-        if (it != st.unsubscribed_at.end() && it->second >= request) {
+        auto it = st.unsubscribed_at->find(k);
+        if (it != st.unsubscribed_at->end() && it->second >= request) {
             return true;
         }
     }
@@ -317,7 +320,10 @@ void subscriptions::unsubscribe(socketio::socket& s, const socketio::event& e) {
     }
     core::device_key wanted{tenant, std::string(payload->at("deviceId").as_string())};
     auto& st = state_of(s);
-    st.unsubscribed_at[wanted] = st.next_request; // cancels subscribe requests still pending
+    if (!st.unsubscribed_at) {
+        st.unsubscribed_at = std::make_unique<decltype(st.unsubscribed_at)::element_type>();
+    }
+    (*st.unsubscribed_at)[wanted] = st.next_request; // cancels subscribe requests still pending
     std::vector<core::device_key> left;
     std::erase_if(st.subscriptions, [&](const subscription& sub) {
         bool match = sub.key.device_id == wanted.device_id && (tenant.empty() || sub.key.tenant_id == tenant);

@@ -67,7 +67,8 @@ struct socket_state {
     std::uint64_t next_request = 0;
     // Pair -> the request number at its last unsubscribe, which cancels subscribe requests
     // still waiting for the API. An empty tenant stands for "this device in every tenant".
-    std::unordered_map<core::device_key, std::uint64_t, core::device_key_hash> unsubscribed_at;
+    // Made on the first unsubscribe.
+    std::unique_ptr<std::unordered_map<core::device_key, std::uint64_t, core::device_key_hash>> unsubscribed_at;
 };
 
 class subscriptions {

@@ -6,6 +6,7 @@
 #include "app/telemetry/interest.hpp"
 #include "app/telemetry/newest_store.hpp"
 #include "bus/in_process_bus.hpp"
+#include "support/manual_clock.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -35,6 +36,7 @@ struct joiner : socketio::namespace_handler {
 
 struct shard_stub {
     boost::asio::io_context ctx;
+    kamea::test::manual_timers time; // before the sessions, which disarm into it
     socketio::server srv{socketio::server_options{}};
     std::vector<std::shared_ptr<engineio::session>> sessions;
     engineio::registry registry; // the sessions, as the shard's transport lists them
@@ -43,8 +45,9 @@ struct shard_stub {
     shard_stub() { srv.add_namespace("/devices", std::make_unique<joiner>()); }
 
     engineio::session& subscriber(const std::string& device, const std::string& tenant = "t") {
-        auto s = std::make_shared<engineio::session>(ctx.get_executor(), "s", engineio::transport_kind::websocket,
-                                                     engineio::session_options{}, engineio::handshake_info{});
+        auto s = std::make_shared<engineio::session>(
+            ctx.get_executor(), time.timers, "s", engineio::transport_kind::websocket,
+            std::make_shared<engineio::session_options>(), engineio::handshake_info{});
         s->set_handler(srv.make_connection(*s));
         s->attach_websocket(&link);
         std::string connect = R"(0/devices,{"device":")" + device + R"(","tenant":")" + tenant + R"("})";

@@ -1,8 +1,9 @@
 // The session state machine, driven with no sockets: a fake transport link records wakes,
-// and the io_context runs the timers (short intervals).
+// its deadlines run on a clock the test moves, and the io_context only runs posted closes.
 #include "engineio/counters.hpp"
 #include "engineio/registry.hpp"
 #include "engineio/session.hpp"
+#include "support/manual_clock.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -35,12 +36,14 @@ struct recording_handler : session_handler {
 
 struct session_fixture : ::testing::Test {
     boost::asio::io_context ctx;
+    kamea::test::manual_timers time; // before the sessions, which disarm into it
     registry sessions;
     session_options options;
     recording_handler* handler = nullptr;
 
     std::shared_ptr<session> make(transport_kind kind) {
-        auto s = std::make_shared<session>(ctx.get_executor(), "sid123", kind, options, handshake_info{});
+        auto s = std::make_shared<session>(ctx.get_executor(), time.timers, "sid123", kind,
+                                           std::make_shared<session_options>(options), handshake_info{});
         auto h = std::make_unique<recording_handler>();
         h->target = s.get();
         handler = h.get();
@@ -242,22 +245,83 @@ TEST_F(session_fixture, server_close_sends_goodbye_then_close_on_next_get) {
 }
 
 TEST_F(session_fixture, heartbeat_pings_then_times_out_without_pong) {
-    // Wide margins between interval and timeout: a loaded machine only delays timers.
-    options.ping_interval = 20ms;
-    options.ping_timeout = 300ms;
+    options.ping_interval = 25000ms;
+    options.ping_timeout = 20000ms;
     auto s = make(transport_kind::polling);
     s->open();
     s->take_poll_payload();
-    ctx.run_for(60ms);
+    time.advance(24999ms);
+    EXPECT_FALSE(s->poll_ready()); // not a millisecond early
+    time.advance(1ms);
     EXPECT_EQ(s->take_poll_payload(), "2");
-    s->on_post("3"); // pong: the next ping comes a ping interval later
-    ctx.run_for(60ms);
+    time.advance(5000ms);
+    s->on_post("3"); // pong: the next ping comes a ping interval after it
+    time.advance(24999ms);
+    EXPECT_FALSE(s->poll_ready());
+    time.advance(1ms);
     EXPECT_FALSE(s->closed());
     EXPECT_EQ(s->take_poll_payload(), "2");
-    ctx.run_for(700ms); // no pong this time
+    time.advance(19999ms); // no pong this time
+    EXPECT_FALSE(s->closed());
+    time.advance(1ms);
     EXPECT_TRUE(s->closed());
     ASSERT_FALSE(handler->closes.empty());
     EXPECT_EQ(handler->closes.back(), close_reason::ping_timeout);
+    EXPECT_EQ(sessions.size(), 0U);
+    EXPECT_EQ(time.timers.armed(), 0U); // nothing left behind
+}
+
+TEST_F(session_fixture, a_late_pong_is_ignored_and_an_early_one_does_not_reset_the_interval) {
+    options.ping_interval = 1000ms;
+    options.ping_timeout = 500ms;
+    auto s = make(transport_kind::websocket);
+    s->open();
+    std::vector<wire_ptr> out;
+    s->take_queue(out);
+    std::string scratch;
+    time.advance(400ms);
+    s->on_packet(*decode_text("3", scratch)); // unasked: the ping still comes on time
+    time.advance(600ms);
+    out.clear();
+    s->take_queue(out);
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0]->payload(), "2");
+    time.advance(500ms);
+    EXPECT_TRUE(s->closed());
+    s->on_packet(*decode_text("3", scratch)); // too late
+    EXPECT_EQ(handler->closes.back(), close_reason::ping_timeout);
+}
+
+TEST_F(session_fixture, the_deadlines_of_many_sessions_fire_in_order_and_a_closed_one_is_disarmed) {
+    options.ping_interval = 1000ms;
+    std::vector<std::shared_ptr<session>> all;
+    for (int i = 0; i < 3; ++i) {
+        all.push_back(std::make_shared<session>(ctx.get_executor(), time.timers, "s" + std::to_string(i),
+                                                transport_kind::websocket, std::make_shared<session_options>(options),
+                                                handshake_info{}));
+        all.back()->open();
+        time.advance(100ms);
+    }
+    EXPECT_EQ(time.timers.armed(), 3U);
+    all[1]->close(close_reason::server_close);
+    EXPECT_EQ(time.timers.armed(), 2U);
+    std::vector<wire_ptr> out;
+    for (auto& s : all) {
+        out.clear();
+        s->take_queue(out); // the open packets
+    }
+    time.advance(700ms); // 1000 ms after the first open
+    out.clear();
+    all[0]->take_queue(out);
+    EXPECT_EQ(out.size(), 1U);
+    out.clear();
+    all[2]->take_queue(out);
+    EXPECT_TRUE(out.empty());
+    time.advance(200ms);
+    all[2]->take_queue(out);
+    EXPECT_EQ(out.size(), 1U);
+    all.clear(); // destroyed while armed: unlinked
+    EXPECT_EQ(time.timers.armed(), 0U);
 }
 
 TEST_F(session_fixture, send_queue_limit_disconnects_a_slow_client) {
@@ -421,12 +485,26 @@ TEST_F(session_fixture, other_packet_on_probe_aborts_the_upgrade) {
 }
 
 TEST_F(session_fixture, upgrade_times_out) {
-    options.upgrade_timeout = 5ms;
+    options.upgrade_timeout = 10000ms;
     auto s = make(transport_kind::polling);
     fake_link probe;
     ASSERT_TRUE(s->begin_upgrade(&probe));
-    ctx.run_for(20ms);
+    time.advance(9999ms);
+    EXPECT_TRUE(s->upgrading());
+    time.advance(1ms);
     EXPECT_FALSE(s->upgrading());
     EXPECT_GE(probe.wakes, 1); // told to close itself (U6)
     EXPECT_FALSE(s->closed());
+}
+
+TEST_F(session_fixture, a_server_close_waits_30_s_for_a_get_to_take_it) {
+    auto s = make(transport_kind::polling);
+    s->open();
+    s->take_poll_payload();
+    s->close(close_reason::shutdown);
+    time.advance(29999ms);
+    EXPECT_EQ(sessions.size(), 1U); // a GET can still take the close (P10)
+    time.advance(1ms);
+    EXPECT_EQ(sessions.size(), 0U);
+    EXPECT_EQ(time.timers.armed(), 0U);
 }

@@ -1,6 +1,7 @@
 // Engine.IO messages arriving on a WebSocket (protocol.md W3, W8, U2-U5), with no socket: a
 // session with fake links, each message fed in, the step and the session's state checked.
 #include "engineio/websocket_inbound.hpp"
+#include "support/manual_clock.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -25,13 +26,15 @@ struct recording_handler : session_handler {
 
 struct websocket_inbound : ::testing::Test {
     boost::asio::io_context ctx;
+    kamea::test::manual_timers time;
     recording_handler* handler = nullptr;
     std::string scratch;
     fake_link active;
     fake_link probe;
 
     std::shared_ptr<session> make(transport_kind kind) {
-        auto s = std::make_shared<session>(ctx.get_executor(), "sid", kind, session_options{}, handshake_info{});
+        auto s = std::make_shared<session>(ctx.get_executor(), time.timers, "sid", kind,
+                                           std::make_shared<session_options>(), handshake_info{});
         auto h = std::make_unique<recording_handler>();
         handler = h.get();
         s->set_handler(std::move(h));

@@ -2,6 +2,7 @@
 // state rules, binary reassembly, acks, rooms and server-side disconnects.
 #include "engineio/registry.hpp"
 #include "socketio/server.hpp"
+#include "support/manual_clock.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/serialize.hpp>
@@ -49,6 +50,7 @@ struct echo_handler : namespace_handler {
 
 struct connection_fixture : ::testing::Test {
     boost::asio::io_context ctx;
+    kamea::test::manual_timers time; // before the sessions, which disarm into it
     // Declared before the sessions: sockets leave their rooms when a session goes away.
     server srv{server_options{std::chrono::milliseconds(200)}};
     engineio::registry sessions;
@@ -60,8 +62,9 @@ struct connection_fixture : ::testing::Test {
         auto h = std::make_unique<echo_handler>();
         handler = h.get();
         srv.add_namespace("/", std::move(h));
-        session = std::make_shared<engineio::session>(ctx.get_executor(), "sid", engineio::transport_kind::websocket,
-                                                      engineio::session_options{}, engineio::handshake_info{});
+        session = std::make_shared<engineio::session>(
+            ctx.get_executor(), time.timers, "sid", engineio::transport_kind::websocket,
+            std::make_shared<engineio::session_options>(), engineio::handshake_info{});
         session->set_handler(srv.make_connection(*session));
         sessions.add(session);
         session->attach_websocket(&link);
@@ -207,20 +210,23 @@ TEST_F(connection_fixture, server_ack_round_trip) {
 }
 
 TEST_F(connection_fixture, no_namespace_within_connect_timeout_closes) {
-    ctx.run_for(std::chrono::milliseconds(400));
+    time.advance(std::chrono::milliseconds(199));
+    EXPECT_FALSE(session->closed());
+    time.advance(std::chrono::milliseconds(1));
     EXPECT_TRUE(session->closed());
 }
 
 TEST(rooms_test, broadcast_reaches_members_and_leave_keeps_indexes_right) {
     boost::asio::io_context ctx;
+    kamea::test::manual_timers time;
     server srv{server_options{}};
     srv.add_namespace("/", std::make_unique<echo_handler>());
     std::vector<std::shared_ptr<engineio::session>> sessions;
     std::vector<fake_link> links(5);
     for (int i = 0; i < 5; ++i) {
-        auto s = std::make_shared<engineio::session>(ctx.get_executor(), "s" + std::to_string(i),
-                                                     engineio::transport_kind::websocket, engineio::session_options{},
-                                                     engineio::handshake_info{});
+        auto s = std::make_shared<engineio::session>(
+            ctx.get_executor(), time.timers, "s" + std::to_string(i), engineio::transport_kind::websocket,
+            std::make_shared<engineio::session_options>(), engineio::handshake_info{});
         s->set_handler(srv.make_connection(*s));
         s->attach_websocket(&links[static_cast<std::size_t>(i)]);
         s->on_packet({engineio::packet_type::message, false, "0"});
