@@ -2,7 +2,7 @@
 # Benchmarks of kamea-wss and the Node.js socket.io reference, one server after the other on this
 # machine, then docs/performance.md. `make bench` runs this; see bench/README.md.
 #
-# Scenarios (SCENARIOS="idle fanout latency large scaling", in this order; each bounded in time,
+# Scenarios (SCENARIOS="idle fanout latency large scaling everyday", in this order; each bounded in time,
 # loopback only, the servers of SERVERS one after the other):
 #   idle     CONNECTIONS clients join /devices and are held STEADY seconds: connect rate, CPU and
 #            RSS per connection.
@@ -20,14 +20,17 @@
 #            core 0 (load generators, publisher and stand-in on core 1), then --threads 2 on
 #            cores 0,1 (shared with them): most delivered messages/s per thread count. Needs
 #            taskset (util-linux) and cores 0 and 1.
+#   everyday bench/everyday.sh (its EVERYDAY_* settings): kamea-wss's default beside --threads 1
+#            and bench/floor at 2,000, 4,000 and 20,000 deliveries/s and at saturation, in
+#            interleaved rounds (about 15 minutes).
 #   bus      bench/bus.sh (its BUS_* settings): kamea-wss over RabbitMQ, 1 and 3 instances,
 #            against the HTTP path and three Node.js socket.io servers on Redis or RabbitMQ;
 #            binding cost and a killed instance. Not in the default list (about 10 minutes):
 #            SCENARIOS=bus make bench, or bench/bus.sh.
-# All five with the defaults take about 11 minutes on a 2-core machine.
+# The first five with the defaults take about 11 minutes on a 2-core machine, everyday 15 more.
 #
 # Settings (environment):
-#   SCENARIOS="idle fanout latency large scaling"
+#   SCENARIOS="idle fanout latency large scaling everyday"
 #   CONNECTIONS=10000   connections per server (each server must stay under 20000 open files)
 #   LOADGEN_PROCS=2     load generator processes (more are used if one would pass ~15000 fds)
 #   CONCURRENCY=200     handshakes in flight per load generator process
@@ -73,7 +76,7 @@ LOADGEN_PROCS=${LOADGEN_PROCS:-2}
 CONCURRENCY=${CONCURRENCY:-200}
 STEADY=${STEADY:-30}
 SERVERS=${SERVERS:-"kamea node floor"}
-SCENARIOS=${SCENARIOS:-"idle fanout latency large scaling"}
+SCENARIOS=${SCENARIOS:-"idle fanout latency large scaling everyday"}
 FANOUT_CONNECTIONS=${FANOUT_CONNECTIONS:-10000}
 FANOUT_DEVICES=${FANOUT_DEVICES:-1000}
 FANOUT_RATES=${FANOUT_RATES:-"1000 2000 4000 8000 12000 16000 20000"}
@@ -105,7 +108,7 @@ has_server() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # --- preconditions -------------------------------------------------------------------------
 for scenario in $SCENARIOS; do
-    case $scenario in idle | fanout | latency | large | scaling | bus) ;; *) die "unknown scenario $scenario (idle fanout latency large scaling bus)" ;; esac
+    case $scenario in idle | fanout | latency | large | scaling | everyday | bus) ;; *) die "unknown scenario $scenario (idle fanout latency large scaling everyday bus)" ;; esac
 done
 for server in $SERVERS; do
     case $server in kamea | node | floor | floor-epoll) ;; *) die "unknown server $server (kamea node floor floor-epoll)" ;; esac
@@ -436,7 +439,7 @@ for scenario in $SCENARIOS; do
     fanout) log "fanout: $FANOUT_CONNECTIONS subscribers over $FANOUT_DEVICES devices, $fanout_procs load generator processes, rates $FANOUT_RATES" ;;
     latency) log "latency: $FANOUT_CONNECTIONS subscribers over $FANOUT_DEVICES devices, $LATENCY_RATE telemetries/s for ${LATENCY_DURATION} s" ;;
     large) log "large: $LARGE_CONNECTIONS subscribed connections per server over $LARGE_DEVICES devices, $large_procs load generator processes, steady ${STEADY} s" ;;
-    bus) continue ;; # bench/bus.sh, after the report below
+    bus | everyday) continue ;; # bench/bus.sh and bench/everyday.sh, after the report below
     scaling)
         if has_server kamea; then
             log "scaling: kamea-wss pinned, 1 thread on core 0 then 2 threads on cores 0,1; rates $FANOUT_RATES"
@@ -478,4 +481,9 @@ log "wrote $OUT$(if has_scenario fanout; then echo " and $(dirname "$OUT")/perf-
 # own section of $OUT, which report.mjs above keeps as it was; see bench/README.md ("bus").
 if has_scenario bus; then
     BUILD=$BUILD OUT=$OUT RESULTS=$RESULTS/bus CONCURRENCY=$CONCURRENCY READY_TIMEOUT=$READY_TIMEOUT bench/bus.sh
+fi
+# The everyday scenario (kamea-wss's default beside --threads 1 and the floor, in interleaved
+# rounds) also has its own script and section; see bench/README.md ("everyday").
+if has_scenario everyday; then
+    BUILD=$BUILD OUT=$OUT RESULTS=$RESULTS/everyday bench/everyday.sh
 fi
