@@ -68,11 +68,18 @@ run_suite "unit tests ($build)" bash -c "cd '$build' && ctest --output-on-failur
 run_suite "test tools (Management API stand-in)" node --test --test-reporter=tap tools/management-api/
 run_suite "AsyncAPI document (/doc)" node --test --test-reporter=tap tests/doc/
 export KAMEA_WSS_BIN="$PWD/$build/kamea-wss"
+# Every server the interop suite starts leaves its output here, and its tests note the tokens
+# they use: the log check reads them afterwards (tests/lib/test-logs.mjs).
+KAMEA_TEST_LOG_DIR=$(mktemp -d /tmp/kamea-test-logs.XXXXXX)
+export KAMEA_TEST_LOG_DIR
+trap 'stop_broker; rm -rf "$KAMEA_TEST_LOG_DIR"' EXIT
 # Each file gets a time budget of its own, so one hung file cannot eat CI's 90 minutes.
 run_suite "interop tests ($build/kamea-wss)" node --test --test-reporter=tap --test-concurrency=2 \
     --test-timeout=300000 tests/interop/*.test.mjs
 run_suite "browser test (the demo page in headless chromium, from another origin)" \
     node --test --test-reporter=tap --test-timeout=300000 tests/browser/
+run_suite "logs of the interop suite (documented events, conn, no token)" \
+    node --test --test-reporter=tap tests/logs/
 if [ -z "${KAMEA_SANITIZED:-}" ]; then
     run_suite "fuzz" env FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz.sh
 fi

@@ -2,6 +2,7 @@
 
 #include "bus/backoff.hpp"
 #include "bus/message_reader.hpp"
+#include "core/ingest_clock.hpp"
 #include "core/log.hpp"
 
 #include <amqp_framing.h>
@@ -18,14 +19,10 @@ constexpr std::size_t max_in_flight = 512; // pipelined binds/unbinds awaiting t
 constexpr std::size_t max_batch = 256;     // deliveries handed over in one call
 constexpr std::chrono::milliseconds idle_poll{200};
 constexpr std::chrono::milliseconds max_probe_timeout{5000};
-constexpr const char* ingested_header = "x-kamea-ingested-ns";
+// The telemetry's ingestion time, wall clock, from whichever instance published it.
+constexpr const char* ingested_header = "x-kamea-ingested-unix-ns";
 constexpr const char* probe_header = "x-kamea-probe";
 constexpr const char* fence_header = "x-kamea-fence";
-
-std::int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 std::chrono::milliseconds until(std::chrono::steady_clock::time_point t) {
     return std::chrono::ceil<std::chrono::milliseconds>(t - std::chrono::steady_clock::now());
@@ -538,7 +535,8 @@ void amqp_consumer::complete_delivery() {
         return;
     }
     auto& t = std::get<core::telemetry>(read);
-    t.ingested_ns = in.ingested_ns != 0 ? in.ingested_ns : steady_ns();
+    // A message from another publisher (no header) is stamped on arrival.
+    t.ingested_ns = in.ingested_ns != 0 ? core::from_wall_ns(in.ingested_ns) : core::steady_now_ns();
     stats_.deliveries_in.fetch_add(1, std::memory_order_relaxed);
     batch_.push_back(std::move(t));
 }

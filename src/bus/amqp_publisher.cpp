@@ -1,6 +1,7 @@
 #include "bus/amqp_publisher.hpp"
 
 #include "bus/backoff.hpp"
+#include "core/ingest_clock.hpp"
 #include "core/log.hpp"
 
 #include <amqp_framing.h>
@@ -14,14 +15,10 @@ namespace {
 
 constexpr std::chrono::milliseconds idle_poll{200}; // keeps heartbeats going while idle
 constexpr std::size_t max_messages_per_turn = 1024; // then confirms are read
-constexpr const char* ingested_header = "x-kamea-ingested-ns";
+// The telemetry's ingestion time, wall clock (core/ingest_clock.hpp).
+constexpr const char* ingested_header = "x-kamea-ingested-unix-ns";
 constexpr const char* probe_header = "x-kamea-probe";
 constexpr const char* fence_header = "x-kamea-fence";
-
-std::int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 int publish_one(amqp_connection& c, const std::string& exchange, const std::string& key, const char* header,
                 std::int64_t header_value, const std::string& body) {
@@ -305,7 +302,7 @@ void amqp_publisher::send_queued(amqp_connection& c) {
         }
         tracker_.add(items.size(), std::move(r.done));
         for (const auto& t : items) {
-            auto ns = t.ingested_ns != 0 ? t.ingested_ns : steady_ns();
+            auto ns = t.ingested_ns != 0 ? core::to_wall_ns(t.ingested_ns) : core::wall_now_ns();
             int status = publish_one(c, options_.exchange, routing_key(t.key), ingested_header, ns, t.json);
             if (status != AMQP_STATUS_OK) {
                 fail_unsent(std::move(queued), "publishing", status);

@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 
 namespace kamea::engineio {
@@ -15,6 +16,10 @@ namespace kamea::engineio {
 counters& global_counters() {
     static counters c;
     return c;
+}
+
+namespace {
+std::atomic<std::uint64_t> sessions_numbered{0};
 }
 
 const char* to_string(close_reason r) {
@@ -39,7 +44,8 @@ const char* to_string(close_reason r) {
 
 session::session(const boost::asio::io_context::executor_type& ex, session_timers& timers, std::string sid,
                  transport_kind kind, std::shared_ptr<const session_options> options, handshake_info handshake)
-    : ex_(ex), timers_(timers), sid_(std::move(sid)), kind_(kind), options_(std::move(options)),
+    : ex_(ex), timers_(timers), sid_(std::move(sid)),
+      number_(sessions_numbered.fetch_add(1, std::memory_order_relaxed) + 1), kind_(kind), options_(std::move(options)),
       handshake_(std::move(handshake)) {}
 
 session::~session() {
@@ -71,7 +77,7 @@ void session::on_deadline(deadline& d) {
     auto keep = shared_from_this(); // a close may release the registry's reference
     if (&d == &heartbeat_) {
         on_heartbeat_due();
-    } else if (closed_) {
+    } else if (closed()) {
         finish(); // the linger is over
     } else {
         on_upgrade_timeout();
@@ -79,7 +85,7 @@ void session::on_deadline(deadline& d) {
 }
 
 void session::on_heartbeat_due() {
-    if (closed_) {
+    if (closed()) {
         return;
     }
     if (awaiting_pong_) {
@@ -104,7 +110,7 @@ void session::on_upgrade_timeout() {
 }
 
 void session::send(wire_ptr p) {
-    if (closed_ || overflowed_) {
+    if (closed() || overflowed_) {
         if (overflowed_) {
             global_counters().dropped_packets.fetch_add(1, std::memory_order_relaxed);
         }
@@ -127,8 +133,7 @@ void session::send(wire_ptr p) {
         queued_bytes_ = 0;
         overflowed_ = true;
         global_counters().slow_clients.fetch_add(1, std::memory_order_relaxed);
-        core::log::info("slow_client_disconnected",
-                        {{"session", sid_.substr(0, 6)}, {"limit", options_->max_send_queue}});
+        core::log::info("slow_client_disconnected", {{"conn", number_}, {"limit", options_->max_send_queue}});
         boost::asio::post(ex_, [weak = weak_from_this()] {
             if (auto self = weak.lock()) {
                 self->on_transport_closed(close_reason::slow_client);
@@ -194,7 +199,7 @@ void session::wake_active() {
 }
 
 void session::close(close_reason reason) {
-    if (closed_) {
+    if (closed()) {
         return;
     }
     bool server_side = reason == close_reason::server_close || reason == close_reason::shutdown;
@@ -204,7 +209,7 @@ void session::close(close_reason reason) {
     if (reason == close_reason::server_close && handler_) {
         handler_->before_close(reason);
     }
-    closed_ = true;
+    phase_ = phase::closed;
     reason_ = reason;
     auto& c = global_counters();
     c.sessions_closed.fetch_add(1, std::memory_order_relaxed);
@@ -253,11 +258,10 @@ void session::close(close_reason reason) {
 }
 
 void session::finish() {
-    if (close_delivered_) {
+    if (phase_ == phase::finished) {
         return;
     }
-    close_delivered_ = true;
-    closed_ = true;
+    phase_ = phase::finished;
     timers_.disarm(heartbeat_);
     timers_.disarm(upgrade_or_linger_);
     auto keep = shared_from_this(); // the registry may hold the last reference
@@ -273,7 +277,7 @@ void session::on_transport_closed(close_reason reason) {
 }
 
 void session::on_packet(const packet& p) {
-    if (closed_) {
+    if (closed()) {
         return;
     }
     switch (p.type) {
@@ -320,14 +324,14 @@ session::poll_result session::attach_poll(transport_link* link) {
 }
 
 bool session::poll_ready() const {
-    return closed_ || probed_ || noop_next_ || kind_ != transport_kind::polling || !queue_.empty();
+    return closed() || probed_ || noop_next_ || kind_ != transport_kind::polling || !queue_.empty();
 }
 
-std::string session::take_poll_payload() {
+std::string session::take_poll_payload(std::vector<std::int64_t>* stamps) {
     poll_link_ = nullptr;
     if (noop_next_ || probed_ || kind_ != transport_kind::polling) {
         noop_next_ = false;
-        if (closed_) {
+        if (closed()) {
             finish();
         }
         return "6"; // an upgrade is under way (U3), or the client sent a close (P9)
@@ -336,7 +340,7 @@ std::string session::take_poll_payload() {
     // P1 with a cap: at most max_packets_per_poll packets per response (session.hpp says
     // why); the rest waits for the next GET. When the close packet goes with the data (any
     // close but the goodbye of a session still reachable, K4), it takes a slot too.
-    bool close_joins_data = closed_ && (close_delivered_ || !goodbye);
+    bool close_joins_data = closed() && (phase_ == phase::finished || !goodbye);
     std::size_t n = std::min(queue_.size(), max_packets_per_poll);
     if (close_joins_data && queue_.size() >= max_packets_per_poll) {
         n = max_packets_per_poll - 1;
@@ -349,8 +353,11 @@ std::string session::take_poll_payload() {
         }
         append_polling(*queue_[i], body);
         taken_bytes += queue_[i]->bytes.size();
+        if (stamps != nullptr && queue_[i]->stamp_ns != 0) {
+            stamps->push_back(queue_[i]->stamp_ns);
+        }
     }
-    if (n < queue_.size() && !close_delivered_) {
+    if (n < queue_.size() && phase_ != phase::finished) {
         // More to come: the client polls again as soon as it has read this (and a closed
         // session stays reachable until its close packet is delivered).
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
@@ -365,10 +372,10 @@ std::string session::take_poll_payload() {
     queue_.clear();
     queue_taken();
     queued_bytes_ = 0;
-    if (!closed_) {
+    if (!closed()) {
         return body;
     }
-    if (goodbye && !body.empty() && !close_delivered_) {
+    if (goodbye && !body.empty() && phase_ != phase::finished) {
         // The goodbye packets (e.g. DISCONNECT) go alone; the close waits for the next GET
         // (K4). In one payload the JS client would act on the close first and report
         // "transport close" instead of "io server disconnect".
@@ -390,14 +397,14 @@ void session::detach_poll(transport_link* link) {
         return;
     }
     poll_link_ = nullptr;
-    if (kind_ == transport_kind::polling && !closed_) {
+    if (kind_ == transport_kind::polling && !closed()) {
         on_transport_closed(close_reason::transport_error); // P8
     }
 }
 
 bool session::on_post(std::string_view body) {
     for (auto part : split_payload(body)) {
-        if (closed_) {
+        if (closed()) {
             return false;
         }
         thread_local std::string scratch; // the shard's: a POST is decoded before anything else runs
@@ -416,7 +423,7 @@ bool session::on_post(std::string_view body) {
         }
         on_packet(*p);
     }
-    return !closed_;
+    return !closed();
 }
 
 void session::take_queue(std::vector<wire_ptr>& out) {
@@ -446,7 +453,7 @@ void session::detach_websocket(transport_link* link) {
 }
 
 bool session::begin_upgrade(transport_link* probe) {
-    if (closed_ || kind_ != transport_kind::polling || probe_link_ != nullptr) {
+    if (closed() || kind_ != transport_kind::polling || probe_link_ != nullptr) {
         return false;
     }
     probe_link_ = probe;
@@ -462,7 +469,7 @@ session::probe_action session::on_probe_packet(const packet& p) {
         }
         return probe_action::reply_probe;
     }
-    if (p.type == packet_type::upgrade && !closed_) {
+    if (p.type == packet_type::upgrade && !closed()) {
         // U4: the WebSocket becomes the session's transport; the queue moves over.
         kind_ = transport_kind::websocket;
         if (counted_) {

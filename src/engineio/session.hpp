@@ -100,12 +100,15 @@ public:
     void hold_until_finished(std::shared_ptr<void> held) { held_ = std::move(held); }
 
     const std::string& sid() const { return sid_; }
+    // The session's number in this process (1, 2, ...): the `conn` of every log line about it.
+    // Logs carry it instead of the sid, which is a polling credential.
+    std::uint64_t number() const { return number_; }
     transport_kind transport() const { return kind_; }
     const handshake_info& handshake() const { return handshake_; }
     const session_options& options() const { return *options_; }
     // The shard's deadlines, for the layers above (Socket.IO's connect timeout).
     session_timers& timers() { return timers_; }
-    bool closed() const { return closed_; }
+    bool closed() const { return phase_ != phase::open; }
 
     // P7: one POST at a time. False while another POST's body is still arriving.
     bool begin_post() { return !std::exchange(post_in_flight_, true); }
@@ -135,8 +138,9 @@ public:
     poll_result attach_poll(transport_link* link);
     // True when the pending GET should be answered now.
     bool poll_ready() const;
-    // Builds the GET response body and detaches the GET.
-    std::string take_poll_payload();
+    // Builds the GET response body and detaches the GET; adds the ingestion stamps of the
+    // packets it carries (those that have one) to `stamps`, if given.
+    std::string take_poll_payload(std::vector<std::int64_t>* stamps = nullptr);
     // The pending GET's connection went away before it was answered (P8).
     void detach_poll(transport_link* link);
     // A POST body (P2). Returns false if the session was closed by it.
@@ -179,6 +183,7 @@ private:
     boost::asio::io_context::executor_type ex_; // the shard's loop (posts a slow client's close)
     session_timers& timers_;
     std::string sid_;
+    std::uint64_t number_;
     transport_kind kind_;
     std::shared_ptr<const session_options> options_;
     handshake_info handshake_;
@@ -208,10 +213,13 @@ private:
     bool noop_next_ = false; // answer the pending GET with a noop (P9)
     bool post_in_flight_ = false;
 
-    bool closed_ = false;
-    bool overflowed_ = false;
-    bool counted_ = false; // in the polling/websocket gauges
-    bool close_delivered_ = false;
+    // open -> closed (close(): no more packets in or out, but what is queued, the close packet
+    // included, may still be on its way) -> finished (finish(): gone from the registry, the
+    // sid unknown from now on). Never back.
+    enum class phase : std::uint8_t { open, closed, finished };
+    phase phase_ = phase::open;
+    bool overflowed_ = false; // past --max-send-queue: the close is posted, nothing more queued
+    bool counted_ = false;    // in the polling/websocket gauges
     close_reason reason_ = close_reason::server_close;
 };
 

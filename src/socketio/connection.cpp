@@ -39,7 +39,7 @@ void connection::on_deadline(engineio::deadline&) {
 
 void connection::protocol_error(error why) {
     core::log::debug("socketio_protocol_error",
-                     {{"session", session_.sid().substr(0, 6)}, {"reason", make_error_code(why).message()}});
+                     {{"conn", session_.number()}, {"reason", make_error_code(why).message()}});
     session_.close(engineio::close_reason::parse_error);
 }
 

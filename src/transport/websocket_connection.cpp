@@ -152,7 +152,7 @@ void websocket_connection::on_readable(const boost::system::error_code& wait_ec)
         return;
     }
     if (auto code = consume(shard_.read_scratch.data(), static_cast<std::size_t>(n))) {
-        core::log::debug("websocket_protocol_error", {{"code", code}});
+        core::log::debug("websocket_protocol_error", {{"conn", session_->number()}, {"code", code}});
         fail(code);
         return;
     }

@@ -76,6 +76,25 @@ test('metrics move with connections, subscriptions, telemetries and authorizatio
     socket.disconnect();
 });
 
+// The ingestion-to-write histogram counts a telemetry written in a polling response too: one
+// subscriber of the device, over long-polling only, one telemetry, one observation.
+test('kamea_ingest_to_write_seconds observes telemetries delivered over polling', async () => {
+    const socket = await connectedClient(`${server.url}/devices`, { auth: { token: 'allow-ops' }, transports: ['polling'] });
+    try {
+        assert.deepEqual(await emitWithAck(socket, 'telemetries', { deviceId: 'ops-poll-1', tenantId: 't' }), [{ status: 'ok' }]);
+        const before = await metrics();
+        const received = nextEvent(socket, 'telemetries');
+        assert.equal((await ingest(server, [{ deviceId: 'ops-poll-1', tenantId: 't', v: 7 }])).status, 202);
+        assert.deepEqual(await received, [{ deviceId: 'ops-poll-1', tenantId: 't', v: 7 }]);
+        const now = await metrics();
+        assert.equal(now.get('kamea_ingest_to_write_seconds_count') - before.get('kamea_ingest_to_write_seconds_count'), 1);
+        const seconds = now.get('kamea_ingest_to_write_seconds_sum') - before.get('kamea_ingest_to_write_seconds_sum');
+        assert.ok(seconds >= 0 && seconds < 5, `observed ${seconds} s`);
+    } finally {
+        socket.disconnect();
+    }
+});
+
 // Subscribes a WebSocket client to `deviceId`, publishes one telemetry to it and checks it
 // arrives; resolves with how much the ring counters of `s` moved meanwhile.
 async function deliverOne(s, deviceId) {

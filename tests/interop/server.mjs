@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 
 import { killOnExit, readJsonLines } from '../lib/processes.mjs';
+import { recordToken, serverLog } from '../lib/test-logs.mjs';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SERVER_BIN = process.env.KAMEA_WSS_BIN
@@ -43,6 +44,14 @@ export async function startServer(flags = [], { port = 0, env = {}, uid } = {}) 
         ...(flags.includes('--shutdown-grace') ? [] : ['--shutdown-grace', '1000']),
         ...flags,
     ];
+    for (let i = 0; i < args.length - 1; i++) {
+        if (args[i] === '--ingest-token') {
+            args[i + 1].split(',').forEach(recordToken);
+        }
+    }
+    if (env.WSS_INGEST_TOKEN) {
+        env.WSS_INGEST_TOKEN.split(',').forEach(recordToken);
+    }
     // uid (root only): the server runs as that user, with the same numeric group.
     const user = uid === undefined ? {} : { uid, gid: uid };
     const proc = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, ...user });
@@ -76,7 +85,11 @@ export class KameaServer {
         this.exitSignal = undefined;
         this._waiters = new Set();
 
+        // For the log check (tests/lib/test-logs.mjs).
+        const saveLog = serverLog(proc.pid, 'log');
+        const saveStderr = serverLog(proc.pid, 'stderr');
         readJsonLines(proc.stdout, (line, text) => {
+            saveLog(`${text}\n`);
             this.logs.push(line);
             if (process.env.KAMEA_TEST_LOGS) {
                 process.stderr.write(`[kamea-wss:${this.port}] ${text}\n`);
@@ -88,6 +101,7 @@ export class KameaServer {
         proc.stderr.setEncoding('utf8');
         proc.stderr.on('data', (chunk) => {
             this.stderr += chunk;
+            saveStderr(chunk);
         });
         this.exited = new Promise((resolve) => {
             const done = (code, signal) => {

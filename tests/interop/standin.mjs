@@ -13,10 +13,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { startStandin } from '../../tools/management-api/server.mjs';
+import { startStandin as startStandinTool } from '../../tools/management-api/server.mjs';
+import { recordToken } from '../lib/test-logs.mjs';
 import { connectedClient, startServer, STEP_TIMEOUT, withTimeout } from './server.mjs';
 
-export { startStandin };
+/** The Management API stand-in, noting every token it is asked about for the log check. */
+export function startStandin(options = {}) {
+    return startStandinTool({
+        ...options,
+        onToken: (token) => {
+            recordToken(token);
+            options.onToken?.(token);
+        },
+    });
+}
 
 /** Transport setups of socket.io-client: the two fixed ones and the default upgrade. */
 export const TRANSPORTS = [

@@ -98,7 +98,9 @@ function wait(ms, res) {
 /**
  * Starts the stand-in. Options: port (0 = any free one), host (loopback only, default
  * 127.0.0.1), tlsCert/tlsKey (file paths or PEM text: HTTPS), rules (object or JSON file path),
- * keepAliveTimeoutMs (default 30000), log (true = JSON lines on stdout, or a function(line)).
+ * keepAliveTimeoutMs (default 30000), log (true = JSON lines on stdout, or a function(line)),
+ * onToken (a function called with every bearer token a check carries: the tests' log check
+ * searches the server's logs for each).
  */
 export async function startStandin(options = {}) {
     const { port = 0, host = '127.0.0.1', tlsCert, tlsKey, keepAliveTimeoutMs = 30_000 } = options;
@@ -175,6 +177,7 @@ export async function startStandin(options = {}) {
         const auth = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
         if (!auth) return error(res, 400, 'bad_request', 'missing or malformed Authorization: Bearer <token>');
         const token = auth[1];
+        options.onToken?.(token);
         entry.token = tokenHint(token);
         const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
         if (type !== 'application/json') return error(res, 400, 'bad_request', 'Content-Type must be application/json');

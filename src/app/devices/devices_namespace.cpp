@@ -57,12 +57,12 @@ void devices_namespace::on_connect(socketio::socket& s, const boost::json::objec
                                    socketio::connect_reply reply) {
     auto token = bearer_token(auth, s.session().handshake().authorization);
     if (!token) {
-        core::log::info("connect_refused", {{"session", s.session().sid().substr(0, 6)}, {"reason", "missing token"}});
+        core::log::info("connect_refused", {{"conn", s.session().number()}, {"reason", "missing token"}});
         reply.refuse(R"({"message":"Unauthorized: missing bearer token"})");
         return;
     }
     if (token->size() > max_token_length) {
-        core::log::info("connect_refused", {{"session", s.session().sid().substr(0, 6)}, {"reason", "token too long"}});
+        core::log::info("connect_refused", {{"conn", s.session().number()}, {"reason", "token too long"}});
         reply.refuse(R"({"message":"Unauthorized: bearer token too long"})");
         return;
     }
@@ -75,7 +75,7 @@ void devices_namespace::on_connect(socketio::socket& s, const boost::json::objec
 
 void devices_namespace::on_connected(socketio::socket& s) {
     state_of(s).rate.emplace(rate_options_, std::chrono::steady_clock::now());
-    core::log::debug("socket_connected", {{"sid", s.session().sid()}, {"socket", s.id()}});
+    core::log::debug("socket_connected", {{"conn", s.session().number()}, {"nsp", s.nsp()}});
 }
 
 event_rate_counters& global_event_rate_counters() {
@@ -97,7 +97,7 @@ bool devices_namespace::within_rate(socketio::socket& s, const socketio::event& 
     if (verdict == event_verdict::disconnect) {
         counters.disconnects.fetch_add(1, std::memory_order_relaxed);
         core::log::warn("event_rate_disconnect",
-                        {{"socket", s.id()}, {"rate", rate_options_.rate}, {"burst", rate_options_.burst}});
+                        {{"conn", s.session().number()}, {"rate", rate_options_.rate}, {"burst", rate_options_.burst}});
         s.disconnect(true);
         return false;
     }
@@ -151,7 +151,7 @@ void devices_namespace::refresh(socketio::socket& s, const socketio::event& e) {
 
 void devices_namespace::on_disconnect(socketio::socket& s, std::string_view reason) {
     telemetries_.forget(s, reason);
-    core::log::debug("socket_disconnected", {{"socket", s.id()}, {"reason", reason}});
+    core::log::debug("socket_disconnected", {{"conn", s.session().number()}, {"reason", reason}});
 }
 
 } // namespace kamea::app

@@ -142,7 +142,7 @@ void subscriptions::subscribe(socketio::socket& s, const socketio::event& e) {
                          return;
                      }
                      if (r.outcome == verdict::error) {
-                         core::log::warn("authorization_error", {{"socket", sock->id()},
+                         core::log::warn("authorization_error", {{"conn", sock->session().number()},
                                                                  {"deviceId", key.device_id},
                                                                  {"tenantId", key.tenant_id},
                                                                  {"message", r.message}});
@@ -249,7 +249,7 @@ void subscriptions::add(socketio::socket& s, const core::device_key& key, std::o
         }
         std::string message = "this instance watches too many devices; try again later";
         core::log::warn("bindings_exhausted",
-                        {{"socket", sock->id()}, {"deviceId", key.device_id}, {"tenantId", key.tenant_id}});
+                        {{"conn", sock->session().number()}, {"deviceId", key.device_id}, {"tenantId", key.tenant_id}});
         sock->emit("internal_server_error", boost::json::serialize(boost::json::object{{"message", message}}));
         if (ack_id) {
             sock->ack(*ack_id, error_ack("internal_server_error", message));
@@ -364,7 +364,8 @@ void subscriptions::forget(socketio::socket& s, std::string_view reason) {
 
 void subscriptions::deny(socketio::socket& s, const core::device_key& key, const std::string& message,
                          std::optional<std::uint64_t> ack_id) {
-    core::log::info("access_denied", {{"socket", s.id()}, {"deviceId", key.device_id}, {"tenantId", key.tenant_id}});
+    core::log::info("access_denied",
+                    {{"conn", s.session().number()}, {"deviceId", key.device_id}, {"tenantId", key.tenant_id}});
     s.emit("access_denied", boost::json::serialize(boost::json::object{
                                 {"deviceId", key.device_id}, {"tenantId", key.tenant_id}, {"message", message}}));
     if (ack_id) {
@@ -427,7 +428,7 @@ void subscriptions::recheck(const std::shared_ptr<socketio::socket>& sock, bool 
                          } else {
                              // An error is not a revocation: keep the subscription, try again
                              // at the next tick.
-                             core::log::warn("reauthorization_error", {{"socket", s->id()},
+                             core::log::warn("reauthorization_error", {{"conn", s->session().number()},
                                                                        {"deviceId", key.device_id},
                                                                        {"tenantId", key.tenant_id},
                                                                        {"message", r.message}});
@@ -485,7 +486,8 @@ void subscriptions::on_expiry_timer() {
             continue;
         }
         if (check.stage == 0) {
-            core::log::info("token_expired", {{"socket", sock->id()}, {"subscriptions", st.subscriptions.size()}});
+            core::log::info("token_expired",
+                            {{"conn", sock->session().number()}, {"subscriptions", st.subscriptions.size()}});
         }
         recheck(sock, true, "token expired");
         if (check.stage + 1 < expiry_delays.size()) {
@@ -531,7 +533,8 @@ void subscriptions::refresh(socketio::socket& s, std::string token, std::optiona
         if (state.token_expires && !state.subscriptions.empty()) {
             schedule_expiry(sock, 0);
         }
-        core::log::info("token_refreshed", {{"socket", sock.id()}, {"subscriptions", state.subscriptions.size()}});
+        core::log::info("token_refreshed",
+                        {{"conn", sock.session().number()}, {"subscriptions", state.subscriptions.size()}});
         if (ack_id) {
             sock.ack(*ack_id, ack_ok);
         }
@@ -561,7 +564,7 @@ void subscriptions::refresh(socketio::socket& s, std::string token, std::optiona
                     return;
                 }
                 if (job->denied) {
-                    core::log::info("token_refresh_refused", {{"socket", sock->id()},
+                    core::log::info("token_refresh_refused", {{"conn", sock->session().number()},
                                                               {"deviceId", job->denied->device_id},
                                                               {"tenantId", job->denied->tenant_id}});
                     if (ack_id) {

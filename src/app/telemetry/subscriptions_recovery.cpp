@@ -65,37 +65,37 @@ void subscriptions::connect(socketio::socket& s, const boost::json::object& auth
     auto job = std::make_shared<recheck_job>();
     job->left = held->subscriptions.size();
     for (const auto& sub : held->subscriptions) {
-        authz_.check(
-            ex_, {st.token, sub.key.tenant_id, sub.key.device_id},
-            [this, alive = alive_, weak = s.weak_from_this(), key = sub.key, job, held, after = *after,
-             reply](const authorization::result& r) {
-                auto sock = weak.lock();
-                if (!*alive || !sock) {
-                    return; // the session closed meanwhile; `held` lets go of its holds
-                }
-                if (r.outcome == verdict::denied && !job->denied) {
-                    job->denied.emplace(key, r.message);
-                } else if (r.outcome == verdict::error && !job->error) {
-                    job->error = r.message;
-                }
-                if (--job->left > 0) {
-                    return;
-                }
-                auto& stats = *options_.recovery.stats;
-                if (job->denied) {
-                    // A denial as for a subscription (contract section 4 step 3): the
-                    // socket joins, is told, and is cut off.
-                    stats.denied.fetch_add(1, std::memory_order_relaxed);
-                    accept_fresh(*sock, reply);
-                    deny(*sock, job->denied->first, job->denied->second, std::nullopt);
-                } else if (job->error) {
-                    stats.error.fetch_add(1, std::memory_order_relaxed);
-                    core::log::warn("recovery_authorization_error", {{"socket", sock->id()}, {"message", *job->error}});
-                    accept_fresh(*sock, reply);
-                } else {
-                    recover(sock, held, after, reply, 0);
-                }
-            });
+        authz_.check(ex_, {st.token, sub.key.tenant_id, sub.key.device_id},
+                     [this, alive = alive_, weak = s.weak_from_this(), key = sub.key, job, held, after = *after,
+                      reply](const authorization::result& r) {
+                         auto sock = weak.lock();
+                         if (!*alive || !sock) {
+                             return; // the session closed meanwhile; `held` lets go of its holds
+                         }
+                         if (r.outcome == verdict::denied && !job->denied) {
+                             job->denied.emplace(key, r.message);
+                         } else if (r.outcome == verdict::error && !job->error) {
+                             job->error = r.message;
+                         }
+                         if (--job->left > 0) {
+                             return;
+                         }
+                         auto& stats = *options_.recovery.stats;
+                         if (job->denied) {
+                             // A denial as for a subscription (contract section 4 step 3): the
+                             // socket joins, is told, and is cut off.
+                             stats.denied.fetch_add(1, std::memory_order_relaxed);
+                             accept_fresh(*sock, reply);
+                             deny(*sock, job->denied->first, job->denied->second, std::nullopt);
+                         } else if (job->error) {
+                             stats.error.fetch_add(1, std::memory_order_relaxed);
+                             core::log::warn("recovery_authorization_error",
+                                             {{"conn", sock->session().number()}, {"message", *job->error}});
+                             accept_fresh(*sock, reply);
+                         } else {
+                             recover(sock, held, after, reply, 0);
+                         }
+                     });
     }
 }
 
@@ -133,7 +133,7 @@ void subscriptions::recover(const std::shared_ptr<socketio::socket>& s,
     auto missed = rc.replay->missed(rooms, upto);
     if (!missed) {
         rc.stats->gap.fetch_add(1, std::memory_order_relaxed);
-        core::log::info("recovery_gap", {{"socket", s->id()}, {"subscriptions", rooms.size()}});
+        core::log::info("recovery_gap", {{"conn", s->session().number()}, {"subscriptions", rooms.size()}});
         accept_fresh(*s, reply);
         return;
     }
@@ -142,7 +142,7 @@ void subscriptions::recover(const std::shared_ptr<socketio::socket>& s,
     rc.stats->recovered.fetch_add(1, std::memory_order_relaxed);
     rc.stats->replayed.fetch_add(missed->size(), std::memory_order_relaxed);
     core::log::debug("socket_recovered",
-                     {{"socket", session->sid}, {"subscriptions", rooms.size()}, {"replayed", missed->size()}});
+                     {{"conn", s->session().number()}, {"subscriptions", rooms.size()}, {"replayed", missed->size()}});
     // Missed telemetries, the CONNECT reply, then the rooms, in one step on this shard: the
     // next telemetry of a room is the first after `upto`, live.
     reply.accept({session->sid, session->pid, std::move(*missed)});

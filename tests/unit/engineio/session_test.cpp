@@ -508,3 +508,22 @@ TEST_F(session_fixture, a_server_close_waits_30_s_for_a_get_to_take_it) {
     EXPECT_EQ(sessions.size(), 0U);
     EXPECT_EQ(time.timers.armed(), 0U);
 }
+
+TEST_F(session_fixture, sessions_are_numbered_in_the_order_they_open) {
+    auto a = make(transport_kind::websocket);
+    auto b = make(transport_kind::polling);
+    EXPECT_GT(a->number(), 0U);
+    EXPECT_EQ(b->number(), a->number() + 1); // the `conn` of their log lines
+}
+
+TEST_F(session_fixture, a_poll_gives_the_ingestion_stamps_of_what_it_carries) {
+    auto s = make(transport_kind::polling);
+    s->send(make_text(packet_type::message, "stamped", {}, 1234));
+    s->send(make_text(packet_type::message, "not stamped"));
+    s->send(make_text(packet_type::message, "stamped too", {}, 5678));
+    std::vector<std::int64_t> stamps;
+    EXPECT_EQ(s->take_poll_payload(&stamps), "4stamped\x1e"
+                                             "4not stamped\x1e"
+                                             "4stamped too");
+    EXPECT_EQ(stamps, (std::vector<std::int64_t>{1234, 5678}));
+}
