@@ -92,7 +92,7 @@ app::authorization::client_options api_options(const core::config& cfg) {
     return o;
 }
 
-transport::http_server_options public_options(const core::config& cfg) {
+transport::http_server_options public_options(const core::config& cfg, const composition::service_counters& counters) {
     transport::http_server_options opts;
     opts.handshake_timeout = cfg.handshake_timeout;
     opts.max_connections = cfg.max_connections;
@@ -108,6 +108,7 @@ transport::http_server_options public_options(const core::config& cfg) {
     opts.session.max_payload = cfg.max_payload;
     opts.session.max_send_queue = cfg.max_send_queue;
     opts.session.conflate_after = cfg.conflate_after;
+    opts.session.stats = counters.engineio;
     return opts;
 }
 
@@ -145,9 +146,12 @@ int main(int argc, char** argv) {
     }
     core::config cfg;
     app::authorization::client_options api;
+    // What every layer counts for /metrics, one set for the process, handed to each layer.
+    composition::service_counters counters;
     try {
         cfg = core::parse_config(argc, argv);
         api = api_options(cfg);
+        api.metrics = counters.authorization;
     } catch (const core::config_error& e) {
         (e.exit_code == 0 ? std::cout : std::cerr) << e.what() << '\n';
         return e.exit_code;
@@ -203,7 +207,7 @@ int main(int argc, char** argv) {
     std::vector<app::authorization::authorizer::shard_client> clients;
     for (auto& sh : shards) {
         shard_app a;
-        a.sio = std::make_unique<socketio::server>(socketio::server_options{cfg.connect_timeout});
+        a.sio = std::make_unique<socketio::server>(socketio::server_options{cfg.connect_timeout, counters.socketio});
         a.api = std::make_unique<app::authorization::management_api_client>(sh->ctx.get_executor(), api, tls.get());
         clients.push_back({sh->ctx.get_executor(), a.api.get()});
         apps.push_back(std::move(a));
@@ -222,9 +226,10 @@ int main(int argc, char** argv) {
             a.sio->add_namespace("/", std::make_unique<app::conformance_namespace>());
             a.sio->add_namespace("/custom", std::make_unique<app::conformance_namespace>());
         }
-        a.sio->add_namespace(std::string(app::devices_namespace_name),
-                             std::make_unique<app::devices_namespace>(
-                                 *a.telemetries, app::event_rate_options{cfg.max_event_rate, cfg.event_burst}));
+        a.sio->add_namespace(
+            std::string(app::devices_namespace_name),
+            std::make_unique<app::devices_namespace>(
+                *a.telemetries, app::event_rate_options{cfg.max_event_rate, cfg.event_burst}, counters.event_rate));
         sh.make_handler = [s = a.sio.get()](engineio::session& session,
                                             transport::endpoint ep) -> std::unique_ptr<engineio::session_handler> {
             if (ep == transport::endpoint::engineio_echo) {
@@ -248,18 +253,18 @@ int main(int argc, char** argv) {
         core::log::warn("doc_not_found", {{"dir", doc_dir}, {"message", "run scripts/build-doc.sh"}});
     }
     transport::http_server public_server(
-        shards, public_options(cfg),
+        shards, public_options(cfg, counters),
         [&doc](const transport::http_request& req) -> boost::asio::awaitable<std::optional<transport::http_response>> {
             co_return ops::doc_route(doc, req);
         });
     auto metrics =
-        composition::make_metrics(shards, fanout, *newest, ingest, *telemetry_bus, amqp_stats, public_server);
+        composition::make_metrics(shards, fanout, *newest, ingest, *telemetry_bus, amqp_stats, public_server, counters);
     composition::add_recovery_metrics(metrics, replay, recoverable, recovery_stats);
     if (tenant_series != nullptr) {
         composition::add_tenant_metrics(metrics, tenants);
     }
     ops::health health([&telemetry_bus] { return telemetry_bus->status(); }, cfg.ready_requires_bus);
-    auto internal_opts = public_options(cfg);
+    auto internal_opts = public_options(cfg, counters);
     internal_opts.engine_endpoints = false;
     internal_opts.cors_origins.clear();
     internal_opts.max_body = cfg.max_ingest_body;

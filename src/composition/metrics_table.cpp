@@ -56,12 +56,14 @@ void add_recovery_metrics(ops::metrics_registry& m, const app::recovery::replay_
 ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>>& shards,
                                    const app::telemetry::fanout& fanout, const app::telemetry::newest_store& newest,
                                    const app::telemetry::ingest& ingest, const core::bus& bus,
-                                   const bus::amqp_stats& amqp, const transport::http_server& public_server) {
+                                   const bus::amqp_stats& amqp, const transport::http_server& public_server,
+                                   const service_counters& counters) {
     using series = ops::metrics_registry::labelled;
     auto load = [](const auto& atomic) { return [&atomic] { return static_cast<double>(atomic.load()); }; };
-    auto& eio = engineio::global_counters();
-    auto& sio = socketio::global_counters();
-    auto& authz = app::authorization::global_call_metrics();
+    auto& eio = *counters.engineio;
+    auto& sio = *counters.socketio;
+    auto& authz = *counters.authorization;
+    auto& rate = *counters.event_rate;
     ops::metrics_registry m;
     m.gauge("kamea_connections", "Engine.IO sessions by transport",
             {series{R"(transport="polling")", load(eio.polling_sessions)},
@@ -81,9 +83,9 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
     m.counter("kamea_last_values_not_kept_total", "Newest telemetries not kept for the budget",
               {series{"", [&newest] { return static_cast<double>(newest.not_kept()); }}});
     m.counter("kamea_events_rate_limited_total", "/devices events refused past --max-event-rate",
-              {series{"", load(app::global_event_rate_counters().refused)}});
+              {series{"", load(rate.refused)}});
     m.counter("kamea_event_rate_disconnects_total", "Sockets disconnected for going on past --max-event-rate",
-              {series{"", load(app::global_event_rate_counters().disconnects)}});
+              {series{"", load(rate.disconnects)}});
     m.counter("kamea_telemetries_in_total", "Telemetries accepted for delivery",
               {series{"", load(fanout.stats().telemetries_in)}});
     m.counter("kamea_messages_out_total", "Telemetry messages queued to sockets",

@@ -1,6 +1,7 @@
 #pragma once
-// Process-wide Engine.IO counters, read by /metrics. Relaxed atomics: each is bumped once per
-// session event, never per message.
+// Engine.IO counters, read by /metrics. Relaxed atomics: each is bumped once per session
+// event, never per message. One set per process in the server (the composition root makes it
+// and puts it in the sessions' options); options made without one count alone (a test's).
 
 #include <atomic>
 #include <cstdint>
@@ -24,7 +25,5 @@ struct counters {
     std::atomic<std::int64_t> polling_sessions{0};
     std::atomic<std::int64_t> websocket_sessions{0};
 };
-
-counters& global_counters();
 
 } // namespace kamea::engineio

@@ -13,11 +13,6 @@
 
 namespace kamea::engineio {
 
-counters& global_counters() {
-    static counters c;
-    return c;
-}
-
 namespace {
 std::atomic<std::uint64_t> sessions_numbered{0};
 }
@@ -65,8 +60,8 @@ void session::open() {
     o["pingInterval"] = options_->ping_interval.count();
     o["pingTimeout"] = options_->ping_timeout.count();
     o["maxPayload"] = options_->max_payload;
-    global_counters().sessions_opened.fetch_add(1, std::memory_order_relaxed);
-    (kind_ == transport_kind::polling ? global_counters().polling_sessions : global_counters().websocket_sessions)
+    options_->stats->sessions_opened.fetch_add(1, std::memory_order_relaxed);
+    (kind_ == transport_kind::polling ? options_->stats->polling_sessions : options_->stats->websocket_sessions)
         .fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
     send(make_text(packet_type::open, boost::json::serialize(o)));
@@ -103,7 +98,7 @@ void session::on_upgrade_timeout() {
     if (probe_link_ == nullptr) {
         return;
     }
-    global_counters().upgrade_timeouts.fetch_add(1, std::memory_order_relaxed);
+    options_->stats->upgrade_timeouts.fetch_add(1, std::memory_order_relaxed);
     auto* probe = probe_link_;
     abort_upgrade(probe); // U6
     probe->wake();
@@ -112,7 +107,7 @@ void session::on_upgrade_timeout() {
 void session::send(wire_ptr p) {
     if (closed() || overflowed_) {
         if (overflowed_) {
-            global_counters().dropped_packets.fetch_add(1, std::memory_order_relaxed);
+            options_->stats->dropped_packets.fetch_add(1, std::memory_order_relaxed);
         }
         return;
     }
@@ -127,12 +122,12 @@ void session::send(wire_ptr p) {
     if (queued_bytes_ + in_flight_bytes_ > options_->max_send_queue) {
         // The client cannot keep up: drop what it has not taken and cut it off. The close
         // is posted, never run inside the caller's loop (a broadcast may be iterating a room).
-        global_counters().dropped_packets.fetch_add(queue_.size(), std::memory_order_relaxed);
+        options_->stats->dropped_packets.fetch_add(queue_.size(), std::memory_order_relaxed);
         queue_.clear();
         queue_taken();
         queued_bytes_ = 0;
         overflowed_ = true;
-        global_counters().slow_clients.fetch_add(1, std::memory_order_relaxed);
+        options_->stats->slow_clients.fetch_add(1, std::memory_order_relaxed);
         core::log::info("slow_client_disconnected", {{"conn", number_}, {"limit", options_->max_send_queue}});
         boost::asio::post(ex_, [weak = weak_from_this()] {
             if (auto self = weak.lock()) {
@@ -177,7 +172,7 @@ bool session::conflate(wire_ptr& p) {
     queued_bytes_ = queued_bytes_ - slot->bytes.size() + p->bytes.size();
     slot = std::move(p);
     index_of.emplace(slot->conflate_key, index);
-    global_counters().conflated_packets.fetch_add(1, std::memory_order_relaxed);
+    options_->stats->conflated_packets.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
 
@@ -211,7 +206,7 @@ void session::close(close_reason reason) {
     }
     phase_ = phase::closed;
     reason_ = reason;
-    auto& c = global_counters();
+    auto& c = *options_->stats;
     c.sessions_closed.fetch_add(1, std::memory_order_relaxed);
     if (counted_) {
         (kind_ == transport_kind::polling ? c.polling_sessions : c.websocket_sessions)
@@ -367,7 +362,7 @@ std::string session::take_poll_payload(std::vector<std::int64_t>* stamps) {
     }
     if (n < queue_.size()) {
         // The sid is already gone (a client-side end): nobody can come back for the rest.
-        global_counters().dropped_packets.fetch_add(queue_.size() - n, std::memory_order_relaxed);
+        options_->stats->dropped_packets.fetch_add(queue_.size() - n, std::memory_order_relaxed);
     }
     queue_.clear();
     queue_taken();
@@ -473,8 +468,8 @@ session::probe_action session::on_probe_packet(const packet& p) {
         // U4: the WebSocket becomes the session's transport; the queue moves over.
         kind_ = transport_kind::websocket;
         if (counted_) {
-            global_counters().polling_sessions.fetch_sub(1, std::memory_order_relaxed);
-            global_counters().websocket_sessions.fetch_add(1, std::memory_order_relaxed);
+            options_->stats->polling_sessions.fetch_sub(1, std::memory_order_relaxed);
+            options_->stats->websocket_sessions.fetch_add(1, std::memory_order_relaxed);
         }
         ws_link_ = std::exchange(probe_link_, nullptr);
         timers_.disarm(upgrade_or_linger_);

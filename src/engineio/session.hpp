@@ -5,6 +5,7 @@
 // Thread safety: a session belongs to one shard (one io_context thread). Every call happens
 // on that thread; transports from other shards migrate there first (transport/README.md).
 
+#include "engineio/counters.hpp"
 #include "engineio/packet.hpp"
 #include "engineio/session_timers.hpp"
 
@@ -60,6 +61,8 @@ struct session_options {
     // a packet with a conflate_key replaces the queued one of the same key instead of joining
     // the queue.
     std::size_t conflate_after = 0;
+    // Where the sessions count what /metrics shows.
+    std::shared_ptr<counters> stats = std::make_shared<counters>();
 };
 
 // Data of the first HTTP request, kept for the upper layers (protocol.md S18): what they

@@ -14,7 +14,7 @@ namespace kamea::socketio {
 
 void server::on_socket_count(int delta) {
     sockets_ = static_cast<std::size_t>(static_cast<long long>(sockets_) + delta);
-    global_counters().sockets.fetch_add(delta, std::memory_order_relaxed);
+    options_.stats->sockets.fetch_add(delta, std::memory_order_relaxed);
 }
 
 std::unique_ptr<engineio::session_handler> server::make_connection(engineio::session& s) {

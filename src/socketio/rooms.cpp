@@ -5,11 +5,6 @@
 
 namespace kamea::socketio {
 
-counters& global_counters() {
-    static counters c;
-    return c;
-}
-
 void rooms::join(socket& s, const std::string& name) {
     if (s.in_room(name)) {
         return;
@@ -18,7 +13,7 @@ void rooms::join(socket& s, const std::string& name) {
     room& r = it->second;
     if (inserted) {
         r.name = name;
-        global_counters().rooms.fetch_add(1, std::memory_order_relaxed);
+        stats_.rooms.fetch_add(1, std::memory_order_relaxed);
     }
     s.rooms_.push_back({&r, r.members.size()});
     r.members.push_back(&s);
@@ -40,7 +35,7 @@ void rooms::remove_slot(socket& s, std::size_t slot) {
     s.rooms_[slot] = s.rooms_.back();
     s.rooms_.pop_back();
     if (r->members.empty()) {
-        global_counters().rooms.fetch_sub(1, std::memory_order_relaxed);
+        stats_.rooms.fetch_sub(1, std::memory_order_relaxed);
         rooms_.erase(r->name);
     }
 }

@@ -19,8 +19,12 @@ struct room {
     std::vector<socket*> members;
 };
 
+struct counters;
+
 class rooms {
 public:
+    explicit rooms(counters& stats) : stats_(stats) {}
+
     void join(socket& s, const std::string& name);
     void leave(socket& s, const std::string& name);
     void leave_all(socket& s);
@@ -35,6 +39,7 @@ public:
 
 private:
     void remove_slot(socket& s, std::size_t slot);
+    counters& stats_;
     std::unordered_map<std::string, room> rooms_; // node-based: room addresses are stable
 };
 

@@ -3,6 +3,7 @@
 // the Engine.IO layer calls for each new session on /socket.io/.
 
 #include "engineio/session.hpp"
+#include "socketio/counters.hpp"
 #include "socketio/namespace_handler.hpp"
 #include "socketio/rooms.hpp"
 
@@ -15,11 +16,12 @@ namespace kamea::socketio {
 
 struct server_options {
     std::chrono::milliseconds connect_timeout{45000};
+    std::shared_ptr<counters> stats = std::make_shared<counters>();
 };
 
 class server {
 public:
-    explicit server(server_options options) : options_(options) {}
+    explicit server(server_options options) : options_(std::move(options)), rooms_(*options_.stats) {}
 
     void add_namespace(const std::string& name, std::unique_ptr<namespace_handler> handler) {
         namespaces_[name] = std::move(handler);

@@ -256,7 +256,7 @@ asio::awaitable<boost::system::error_code> read_body(const state& st, beast::tcp
     stream.expires_after(st.options.handshake_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, p, nothrow);
     if (ec == beast::error::timeout) {
-        engineio::global_counters().request_timeouts.fetch_add(1, std::memory_order_relaxed);
+        st.options.session.stats->request_timeouts.fetch_add(1, std::memory_order_relaxed);
     }
     co_return ec;
 }
@@ -558,7 +558,7 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
             auto [ec, n] = co_await http::async_read_header(stream, buffer, *p, nothrow);
             if (ec == beast::error::timeout && (buffer.size() > 0 || p->got_some())) {
                 // Part of a request, then nothing: slow headers (an idle connection has none).
-                engineio::global_counters().request_timeouts.fetch_add(1, std::memory_order_relaxed);
+                st.options.session.stats->request_timeouts.fetch_add(1, std::memory_order_relaxed);
             }
             if (ec) {
                 if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||

@@ -79,7 +79,7 @@ void management_api_client::check(const check_key& key, result_handler done) {
         auto it = cache_.find(key);
         if (it != cache_.end()) {
             if (it->second > clock::now()) {
-                global_call_metrics().cache_hits.fetch_add(1, std::memory_order_relaxed);
+                options_.metrics->cache_hits.fetch_add(1, std::memory_order_relaxed);
                 asio::post(ex_, [done = std::move(done)] { done({verdict::allowed, {}}); });
                 return;
             }
@@ -90,22 +90,18 @@ void management_api_client::check(const check_key& key, result_handler done) {
     it->second.push_back(std::move(done));
     if (!first) {
         // the same check is already on its way: share its answer
-        global_call_metrics().coalesced.fetch_add(1, std::memory_order_relaxed);
+        options_.metrics->coalesced.fetch_add(1, std::memory_order_relaxed);
         return;
     }
     asio::co_spawn(ex_, run_check(key), asio::detached);
 }
 
-call_metrics& global_call_metrics() {
-    static call_metrics m;
-    return m;
-}
-
 asio::awaitable<void> management_api_client::run_check(check_key key) {
     auto alive = alive_;
+    auto metrics = options_.metrics; // this client may be gone when the exchange ends
     auto started = clock::now();
     auto r = co_await exchange(key);
-    auto& m = global_call_metrics();
+    auto& m = *metrics;
     m.latency.observe(clock::now() - started);
     (r.outcome == verdict::allowed  ? m.allowed
      : r.outcome == verdict::denied ? m.denied
@@ -243,7 +239,7 @@ asio::awaitable<result> management_api_client::exchange(const check_key& key) {
         if (!c) {
             co_return result{verdict::error, error};
         }
-        global_call_metrics().requests.fetch_add(1, std::memory_order_relaxed);
+        options_.metrics->requests.fetch_add(1, std::memory_order_relaxed);
         c->lowest().expires_at(deadline);
         http::response_parser<http::string_body> parser;
         parser.body_limit(max_answer_body);

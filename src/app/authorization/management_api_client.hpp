@@ -39,6 +39,9 @@ struct client_options {
     std::chrono::milliseconds timeout{5000};
     std::size_t max_concurrency = 64;
     std::chrono::seconds cache_ttl{0};
+    // Where the checks are counted for /metrics: one set per process in the server (every
+    // shard's client shares it); a client made without one counts alone (a test's).
+    std::shared_ptr<call_metrics> metrics = std::make_shared<call_metrics>();
 };
 
 class management_api_client {

@@ -46,6 +46,5 @@ struct call_metrics {
     std::atomic<std::uint64_t> coalesced{0};
     std::atomic<std::uint64_t> cache_hits{0};
 };
-call_metrics& global_call_metrics();
 
 } // namespace kamea::app::authorization

@@ -78,11 +78,6 @@ void devices_namespace::on_connected(socketio::socket& s) {
     core::log::debug("socket_connected", {{"conn", s.session().number()}, {"nsp", s.nsp()}});
 }
 
-event_rate_counters& global_event_rate_counters() {
-    static event_rate_counters c;
-    return c;
-}
-
 bool devices_namespace::within_rate(socketio::socket& s, const socketio::event& e) {
     auto& rate = state_of(s).rate;
     if (!rate) {
@@ -92,7 +87,7 @@ bool devices_namespace::within_rate(socketio::socket& s, const socketio::event& 
     if (verdict == event_verdict::accept) {
         return true;
     }
-    auto& counters = global_event_rate_counters();
+    auto& counters = *rate_counters_;
     counters.refused.fetch_add(1, std::memory_order_relaxed);
     if (verdict == event_verdict::disconnect) {
         counters.disconnects.fetch_add(1, std::memory_order_relaxed);

@@ -6,6 +6,7 @@
 #include "app/devices/event_rate.hpp"
 #include "socketio/namespace_handler.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -25,8 +26,9 @@ class subscriptions;
 
 class devices_namespace : public socketio::namespace_handler {
 public:
-    devices_namespace(telemetry::subscriptions& telemetries, event_rate_options rate)
-        : telemetries_(telemetries), rate_options_(rate) {}
+    devices_namespace(telemetry::subscriptions& telemetries, event_rate_options rate,
+                      std::shared_ptr<event_rate_counters> rate_counters)
+        : telemetries_(telemetries), rate_options_(rate), rate_counters_(std::move(rate_counters)) {}
     void on_connect(socketio::socket& s, const boost::json::object& auth, socketio::connect_reply reply) override;
     void on_connected(socketio::socket& s) override;
     void on_event(socketio::socket& s, const socketio::event& e) override;
@@ -39,6 +41,7 @@ private:
 
     telemetry::subscriptions& telemetries_;
     event_rate_options rate_options_;
+    std::shared_ptr<event_rate_counters> rate_counters_;
 };
 
 } // namespace kamea::app

@@ -36,11 +36,10 @@ private:
     unsigned refused_in_a_row_ = 0;
 };
 
-// Process-wide, for /metrics.
+// For /metrics: one set per process, shared by every shard's namespace.
 struct event_rate_counters {
     std::atomic<std::uint64_t> refused{0};
     std::atomic<std::uint64_t> disconnects{0};
 };
-event_rate_counters& global_event_rate_counters();
 
 } // namespace kamea::app
