@@ -98,6 +98,8 @@ transport::http_server_options public_options(const core::config& cfg, const com
     opts.max_connections = cfg.max_connections;
     opts.max_connections_per_ip = cfg.max_connections_per_ip;
     opts.max_polling_sessions_per_ip = cfg.max_polling_sessions_per_ip;
+    opts.max_header_bytes = cfg.max_header_bytes;
+    opts.max_headers = cfg.max_headers;
     opts.cors_origins = cfg.cors_origins;
     opts.cookie_name = cfg.cookie;
     opts.conformance = cfg.conformance;

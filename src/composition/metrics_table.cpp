@@ -74,6 +74,10 @@ ops::metrics_registry make_metrics(std::vector<std::unique_ptr<transport::shard>
               {series{"", load(public_server.stats().rejected)}});
     m.counter("kamea_polling_sessions_rejected_total", "Polling handshakes refused past --max-polling-sessions-per-ip",
               {series{"", load(public_server.stats().polling_rejected)}});
+    m.counter("kamea_http_requests_rejected_total",
+              "HTTP requests refused with 431 on the public listener, past --max-header-bytes or --max-headers",
+              {series{R"(reason="header_bytes")", load(public_server.stats().header_bytes_rejected)},
+               series{R"(reason="header_count")", load(public_server.stats().header_count_rejected)}});
     m.gauge("kamea_namespace_sockets", "Socket.IO namespace sockets", {series{"", load(sio.sockets)}});
     m.gauge("kamea_rooms", "Rooms with at least one socket", {series{"", load(sio.rooms)}});
     m.gauge("kamea_subscriptions", "Live telemetry subscriptions",

@@ -80,6 +80,11 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
         "(false = one send per socket; also the fallback when the kernel refuses io_uring)");
     add("max-connections", c.max_connections, "Most TCP connections on the public listener");
     add("max-connections-per-ip", c.max_connections_per_ip, "Most connections from one client address (0 = unlimited)");
+    add("max-header-bytes", c.max_header_bytes,
+        "Most bytes of an HTTP request's line and headers, on both listeners (past it: 431)")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 20));
+    add("max-headers", c.max_headers, "Most header fields in one HTTP request, on both listeners (past it: 431)")
+        ->check(CLI::Range(std::size_t{8}, std::size_t{10000}));
     add("max-polling-sessions-per-ip", c.max_polling_sessions_per_ip,
         "Most live sessions opened over HTTP long-polling from one client address (they hold state "
         "without a connection; 0 = unlimited)");

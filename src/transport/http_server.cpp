@@ -543,6 +543,19 @@ void migrate(state& st, shard& target, beast::tcp_stream& stream, beast::flat_bu
     });
 }
 
+std::size_t header_count(const http::request_header<>& h) {
+    return static_cast<std::size_t>(std::distance(h.begin(), h.end()));
+}
+
+// 431 (RFC 6585), then the connection ends (lingering: what is left of the request is dropped).
+asio::awaitable<void> refuse_headers(beast::tcp_stream& stream, const std::string& body) {
+    std::string raw = "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body;
+    stream.expires_after(std::chrono::seconds(5));
+    co_await asio::async_write(stream, asio::buffer(raw), nothrow);
+}
+
 asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, beast::flat_buffer buffer,
                                      std::unique_ptr<parser_t> parsed, connection_ticket ticket) {
     beast::tcp_stream stream(std::move(socket));
@@ -550,7 +563,7 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
         auto p = std::move(parsed);
         if (!p) {
             p = std::make_unique<parser_t>();
-            p->header_limit(16 * 1024);
+            p->header_limit(static_cast<std::uint32_t>(st.options.max_header_bytes));
             // The body limit is set by the route before reading the body, so a body too
             // large gets that route's answer (413), not a generic 400.
             p->body_limit(boost::none);
@@ -559,6 +572,18 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
             if (ec == beast::error::timeout && (buffer.size() > 0 || p->got_some())) {
                 // Part of a request, then nothing: slow headers (an idle connection has none).
                 st.options.session.stats->request_timeouts.fetch_add(1, std::memory_order_relaxed);
+            }
+            if (ec == http::error::header_limit) {
+                st.stats.header_bytes_rejected.fetch_add(1, std::memory_order_relaxed);
+                co_await refuse_headers(stream, R"({"error":"headers_too_large","message":"request headers over )" +
+                                                    std::to_string(st.options.max_header_bytes) + R"( bytes"})");
+                break;
+            }
+            if (!ec && header_count(p->get()) > st.options.max_headers) {
+                st.stats.header_count_rejected.fetch_add(1, std::memory_order_relaxed);
+                co_await refuse_headers(stream, R"({"error":"too_many_headers","message":"more than )" +
+                                                    std::to_string(st.options.max_headers) + R"( header fields"})");
+                break;
             }
             if (ec) {
                 if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||

@@ -38,6 +38,10 @@ struct http_server_options {
     // without holding a connection, so the connection limits do not bound them.
     std::size_t max_polling_sessions_per_ip = 0;
     std::size_t max_body = 1000000; // for routes other than the Engine.IO endpoint
+    // A request's line and headers, in bytes and in fields: past either, 431 and the end of
+    // the connection (Beast bounds the bytes as it parses; the fields are counted after).
+    std::size_t max_header_bytes = 16 * 1024;
+    std::size_t max_headers = 100;
     engineio::session_options session;
     std::vector<std::string> cors_origins;
     // H3: name of the cookie carrying the sid on the polling handshake, for sticky load
@@ -53,7 +57,9 @@ struct http_server_options {
 struct http_server_stats {
     std::atomic<std::size_t> connections{0};
     std::atomic<std::size_t> rejected{0};
-    std::atomic<std::size_t> polling_rejected{0}; // handshakes past max_polling_sessions_per_ip
+    std::atomic<std::size_t> polling_rejected{0};      // handshakes past max_polling_sessions_per_ip
+    std::atomic<std::size_t> header_bytes_rejected{0}; // requests past max_header_bytes
+    std::atomic<std::size_t> header_count_rejected{0}; // requests past max_headers
 };
 
 class http_server {

@@ -162,7 +162,7 @@ export const ATTACKS = [
             return {
                 load: `${conns.length} requests`,
                 outcome: `${closed}/${conns.length} closed; answers ${JSON.stringify(statuses)}`,
-                pass: closed === conns.length && statuses['400'] === conns.length,
+                pass: closed === conns.length && statuses['431'] === conns.length, // RFC 6585
             };
         },
     },
