@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
             app::telemetry::subscription_options{cfg.max_subscriptions_per_socket,
                                                  std::chrono::seconds(cfg.reauth_interval),
                                                  std::chrono::seconds(cfg.last_value_ttl), recovery, tenant_series});
-        if (cfg.conformance) {
+        if (cfg.conformance || cfg.test_namespaces) {
             a.sio->add_namespace("/", std::make_unique<app::conformance_namespace>());
             a.sio->add_namespace("/custom", std::make_unique<app::conformance_namespace>());
         }
@@ -352,7 +352,7 @@ int main(int argc, char** argv) {
                                        {"bus", telemetry_bus->status().kind},
                                        {"conformance", cfg.conformance}});
     core::log::lifecycle("listening", {{"listener", "internal"}, {"host", cfg.internal_host}, {"port", internal_port}});
-    if (cfg.conformance) {
+    if (cfg.conformance || cfg.test_namespaces) {
         core::log::warn("conformance_mode", {{"message", "test-only namespaces are enabled"}});
     }
 

@@ -171,6 +171,11 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
         app.add_flag("--conformance", c.conformance, "TEST ONLY: serve what the official protocol test suites expect")
             ->envname("WSS_CONFORMANCE");
     rows.push_back({"--conformance", "WSS_CONFORMANCE", conf->get_description(), "false"});
+    auto* test_ns = app.add_flag("--test-namespaces", c.test_namespaces,
+                                 "TEST ONLY: the echo namespaces \"/\" and \"/custom\" of --conformance, with "
+                                 "production writes (no pacing, no /engine.io/ echo)")
+                        ->envname("WSS_TEST_NAMESPACES");
+    rows.push_back({"--test-namespaces", "WSS_TEST_NAMESPACES", test_ns->get_description(), "false"});
     return rows;
 }
 

@@ -87,6 +87,7 @@ struct config {
 
     // Test-only: serve what the official protocol test suites expect (protocol.md K7).
     bool conformance = false;
+    bool test_namespaces = false; // the echo namespaces of conformance mode, on the production write path
 };
 
 // Parses argv and WSS_* variables. Prints help and exits 0 on --help; throws

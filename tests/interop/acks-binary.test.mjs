@@ -16,7 +16,7 @@ import {
 let server;
 
 before(async () => {
-    server = await startServer(['--conformance']);
+    server = await startServer(['--test-namespaces']);
 });
 
 after(async () => {

@@ -24,7 +24,7 @@ const SETUPS = [
 let server;
 
 before(async () => {
-    server = await startServer(['--conformance']);
+    server = await startServer(['--test-namespaces']);
 });
 
 after(async () => {

@@ -14,8 +14,8 @@ let plain;
 
 before(async () => {
     [withCookie, plain] = await Promise.all([
-        startServer(['--conformance', '--cookie', 'io']),
-        startServer(['--conformance']),
+        startServer(['--test-namespaces', '--cookie', 'io']),
+        startServer(['--test-namespaces']),
     ]);
 });
 

@@ -17,9 +17,9 @@ let off;
 
 before(async () => {
     [listed, wildcard, off] = await Promise.all([
-        startServer(['--conformance', '--cors-origins', `${ALLOWED},http://c.example`]),
-        startServer(['--conformance', '--cors-origins', '*']),
-        startServer(['--conformance']),
+        startServer(['--test-namespaces', '--cors-origins', `${ALLOWED},http://c.example`]),
+        startServer(['--test-namespaces', '--cors-origins', '*']),
+        startServer(['--test-namespaces']),
     ]);
 });
 

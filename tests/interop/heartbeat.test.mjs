@@ -29,7 +29,7 @@ let lenient; // pingTimeout 3000: for the clients that answer
 
 before(async () => {
     const flags = (pingTimeout) => [
-        '--conformance',
+        '--test-namespaces',
         '--ping-interval', String(PING_INTERVAL),
         '--ping-timeout', String(pingTimeout),
         '--connect-timeout', String(CONNECT_TIMEOUT),

@@ -14,7 +14,7 @@ let server;
 let bystander;
 
 before(async () => {
-    server = await startServer(['--conformance', '--max-payload', String(MAX_PAYLOAD)]);
+    server = await startServer(['--test-namespaces', '--max-payload', String(MAX_PAYLOAD)]);
     bystander = await connectedClient(`${server.url}/`, { transports: ['websocket'] });
 });
 

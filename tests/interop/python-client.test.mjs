@@ -423,7 +423,7 @@ describe('heartbeat and binary (short ping interval, conformance namespaces)', (
     before(async () => {
         // The client's own WebSocket read timeout is pingInterval + pingTimeout: the server's
         // pings must keep it alive.
-        fast = await startServer(['--conformance', '--ping-interval', '200', '--ping-timeout', '1000']);
+        fast = await startServer(['--test-namespaces', '--ping-interval', '200', '--ping-timeout', '1000']);
     });
 
     after(async () => {

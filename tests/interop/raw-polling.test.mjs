@@ -19,7 +19,7 @@ let server;
 
 before(async () => {
     server = await startServer([
-        '--conformance',
+        '--test-namespaces',
         '--ping-interval', String(PING_INTERVAL),
         '--ping-timeout', String(PING_TIMEOUT),
         '--max-payload', String(MAX_PAYLOAD),

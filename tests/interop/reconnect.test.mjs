@@ -17,7 +17,7 @@ import {
     withTimeout,
 } from './server.mjs';
 
-const FLAGS = ['--conformance'];
+const FLAGS = ['--test-namespaces'];
 const servers = [];
 
 after(async () => {

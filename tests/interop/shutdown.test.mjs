@@ -111,7 +111,7 @@ test('SIGTERM with no client exits 0', async () => {
 });
 
 test('SIGINT is handled like SIGTERM', async () => {
-    const server = await startServer(['--conformance']);
+    const server = await startServer(['--test-namespaces']);
     servers.push(server);
     const socket = await connectedClient(`${server.url}/`, { transports: ['websocket'] });
     const reason = nextEvent(socket, 'disconnect');
