@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 
 const mib = (kib) => (kib / 1024).toFixed(1);
-const latency = (p) => (p?.ok ? `${p.p50} / ${p.p99} ms` : p?.skipped ? 'not asked' : `**failed**: ${p?.error}`);
+const latency = (p) => (p?.skipped ? 'not asked' : p?.ok ? `${p.p50} / ${p.p99} ms` : `**failed**: ${p?.error}`);
 const resident = (r) => (r?.skipped ? 'not asked' : r?.ok ? `${r.ms} ms` : `**failed**: ${r?.error}`);
 const cell = (text) => String(text).replaceAll('|', '\\|').replaceAll('\n', ' ');
 
