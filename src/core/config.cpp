@@ -65,7 +65,9 @@ std::vector<option_row> declare(CLI::App& app, config& c, std::vector<ms_binding
            "Time allowed for a client to join a namespace after opening a session");
     add("cors-origins", c.cors_origins, "Origins allowed by CORS ('*' for any; credentials only for listed origins)")
         ->delimiter(',');
-    add_ms("handshake-timeout", c.handshake_timeout, "Time allowed to send one HTTP request (headers and body)");
+    add_ms("handshake-timeout", c.handshake_timeout,
+           "Time allowed to send one HTTP request (headers and body), and to idle between two on one "
+           "connection (answers announce a second less in Keep-Alive: timeout=)");
     add("max-send-queue", c.max_send_queue, "Bytes queued for one client before it is disconnected as too slow")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 34));
     add("conflate-after", c.conflate_after,

@@ -193,7 +193,18 @@ http_response engine_error(const state& st, const parser_t& p, const engineio::e
     return res;
 }
 
-asio::awaitable<outcome> write(beast::tcp_stream& stream, http_response res) {
+// An idle keep-alive connection is closed at --handshake-timeout (the next request's headers
+// have that long). Saying so a second early (Node.js announces its own limit the same way)
+// stops clients such as undici from reusing a connection just as it is closed.
+void hint_idle_close(const state& st, http_response& res) {
+    if (res.keep_alive()) {
+        auto seconds = std::chrono::duration_cast<std::chrono::seconds>(st.options.handshake_timeout).count() - 1;
+        res.set(http::field::keep_alive, "timeout=" + std::to_string(std::max<long long>(seconds, 0)));
+    }
+}
+
+asio::awaitable<outcome> write(const state& st, beast::tcp_stream& stream, http_response res) {
+    hint_idle_close(st, res);
     bool keep = res.keep_alive();
     stream.expires_after(std::chrono::seconds(30));
     auto [ec, n] = co_await http::async_write(stream, res, nothrow);
@@ -270,10 +281,10 @@ asio::awaitable<outcome> poll_get(state& st, shard& sh, beast::tcp_stream& strea
     case engineio::session::poll_result::ok:
         break;
     case engineio::session::poll_result::duplicate: // P6
-        co_await write(stream, engine_error(st, p, engineio::bad_request));
+        co_await write(st, stream, engine_error(st, p, engineio::bad_request));
         co_return outcome::close;
     case engineio::session::poll_result::wrong_transport:
-        co_return co_await write(stream, engine_error(st, p, engineio::bad_request));
+        co_return co_await write(st, stream, engine_error(st, p, engineio::bad_request));
     }
     stream.expires_never();
     bool watch_peer = true;
@@ -299,6 +310,7 @@ asio::awaitable<outcome> poll_get(state& st, shard& sh, beast::tcp_stream& strea
     auto res = make_response(p, http::status::ok, "text/plain; charset=UTF-8", std::move(body));
     res.set(http::field::cache_control, "no-store");
     st.cors.apply(p.get()[http::field::origin], res);
+    hint_idle_close(st, res);
     bool keep = res.keep_alive();
     stream.expires_after(std::chrono::seconds(30));
     auto [ec, n] = co_await http::async_write(stream, res, nothrow);
@@ -321,7 +333,7 @@ asio::awaitable<outcome> poll_post(state& st, beast::tcp_stream& stream, beast::
         session->on_transport_closed(engineio::close_reason::transport_error);
         auto res = make_response(p, http::status::bad_request, {}, {});
         st.cors.apply(p.get()[http::field::origin], res);
-        co_return co_await write(stream, std::move(res));
+        co_return co_await write(st, stream, std::move(res));
     }
     // In flight until the body is read (or the request fails), not while "ok" is written.
     struct post_guard {
@@ -336,7 +348,7 @@ asio::awaitable<outcome> poll_post(state& st, beast::tcp_stream& stream, beast::
     } guard{session.get()};
     if (p.get()[http::field::content_type].starts_with("application/octet-stream")) {
         session->on_transport_closed(engineio::close_reason::parse_error); // P4
-        co_return co_await write(stream, engine_error(st, p, engineio::bad_request));
+        co_return co_await write(st, stream, engine_error(st, p, engineio::bad_request));
     }
     if (!p.is_done()) {
         auto ec = co_await read_body(st, stream, buffer, p, st.options.session.max_payload);
@@ -344,7 +356,7 @@ asio::awaitable<outcome> poll_post(state& st, beast::tcp_stream& stream, beast::
             session->on_transport_closed(engineio::close_reason::transport_error); // P5
             auto res = engine_error(st, p, engineio::payload_too_large);
             res.keep_alive(false);
-            co_await write(stream, std::move(res));
+            co_await write(st, stream, std::move(res));
             co_return outcome::close;
         }
         if (ec) {
@@ -360,7 +372,7 @@ asio::awaitable<outcome> poll_post(state& st, beast::tcp_stream& stream, beast::
     auto res = make_response(p, http::status::ok, "text/html", "ok");
     res.set(http::field::cache_control, "no-store");
     st.cors.apply(p.get()[http::field::origin], res);
-    co_return co_await write(stream, std::move(res));
+    co_return co_await write(st, stream, std::move(res));
 }
 
 engineio::http_method method_of(http::verb v) {
@@ -401,7 +413,7 @@ asio::awaitable<outcome> handshake(state& st, shard& sh, beast::tcp_stream& stre
             st.stats.polling_rejected.fetch_add(1, std::memory_order_relaxed);
             core::log::warn("polling_sessions_limit",
                             {{"limit", st.options.max_polling_sessions_per_ip}, {"address", info.remote_address}});
-            co_return co_await write(stream, engine_error(st, p, engineio::too_many_polling_sessions));
+            co_return co_await write(st, stream, engine_error(st, p, engineio::too_many_polling_sessions));
         }
         // Null, with a deleter: runs once, when the session finishes or is destroyed.
         polling_ticket = std::shared_ptr<void>(nullptr, [counts, ip = info.remote_address](void*) {
@@ -430,7 +442,7 @@ asio::awaitable<outcome> handshake(state& st, shard& sh, beast::tcp_stream& stre
                 st.options.cookie_name + "=" + session->sid() + "; Path=/; HttpOnly; SameSite=Lax");
     }
     st.cors.apply(req[http::field::origin], res);
-    co_return co_await write(stream, std::move(res));
+    co_return co_await write(st, stream, std::move(res));
 }
 
 // The Engine.IO endpoint: gathers the request's facts, lets engineio decide (endpoint_rules.hpp)
@@ -467,7 +479,7 @@ asio::awaitable<outcome> handle_engine(state& st, shard& sh, beast::tcp_stream& 
     case engineio::endpoint_action::preflight: {
         auto res = make_response(p, http::status::no_content, {}, {});
         st.cors.apply_preflight(origin, req[http::field::access_control_request_headers], res);
-        co_return co_await write(stream, std::move(res)); // H2
+        co_return co_await write(st, stream, std::move(res)); // H2
     }
     case engineio::endpoint_action::handshake_polling:
         co_return co_await handshake(st, sh, stream, buffer, p, q, ep, false);
@@ -484,10 +496,10 @@ asio::awaitable<outcome> handle_engine(state& st, shard& sh, beast::tcp_stream& 
     case engineio::endpoint_action::unsupported_method: {
         auto res = make_response(p, http::status::internal_server_error, {}, {});
         st.cors.apply(origin, res);
-        co_return co_await write(stream, std::move(res));
+        co_return co_await write(st, stream, std::move(res));
     }
     case engineio::endpoint_action::reject:
-        co_return co_await write(stream, engine_error(st, p, decision.error));
+        co_return co_await write(st, stream, engine_error(st, p, decision.error));
     case engineio::endpoint_action::refuse_upgrade:
         co_return co_await refuse_upgrade(stream, decision.error.message);
     }
@@ -502,7 +514,7 @@ asio::awaitable<outcome> handle_other(state& st, beast::tcp_stream& stream, beas
             auto res = make_response(p, http::status::payload_too_large, "application/json",
                                      R"({"error":"payload_too_large"})");
             res.keep_alive(false);
-            co_await write(stream, std::move(res));
+            co_await write(st, stream, std::move(res));
             co_return outcome::close;
         }
         if (ec) {
@@ -513,10 +525,10 @@ asio::awaitable<outcome> handle_other(state& st, beast::tcp_stream& stream, beas
         if (auto res = co_await st.routes(p.get())) {
             res->keep_alive(p.get().keep_alive() && p.is_done());
             res->prepare_payload();
-            co_return co_await write(stream, std::move(*res));
+            co_return co_await write(st, stream, std::move(*res));
         }
     }
-    co_return co_await write(stream,
+    co_return co_await write(st, stream,
                              make_response(p, http::status::not_found, "application/json", R"({"error":"not_found"})"));
 }
 
@@ -606,7 +618,7 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
         std::string_view target = p->get().target();
         auto url = boost::urls::parse_origin_form(target);
         if (!url) {
-            co_await write(stream, make_response(*p, http::status::bad_request, "application/json",
+            co_await write(st, stream, make_response(*p, http::status::bad_request, "application/json",
                                                  R"({"error":"bad_request","message":"invalid target"})"));
             break;
         }

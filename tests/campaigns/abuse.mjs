@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 
 import { OP, RawWebSocket } from '../lib/raw-websocket.mjs';
-import { connectDevices, fetchRetrying, ingest, readMetric, uid } from '../interop/standin.mjs';
+import { connectDevices, ingest, readMetric, uid } from '../interop/standin.mjs';
 import { closedWithin, destroyAll, openRaw, statusOf, tally } from './lib/raw.mjs';
 import { runSteps } from './lib/runner.mjs';
 import { settle, startTarget, TENANT } from './lib/target.mjs';
@@ -263,7 +263,7 @@ export const ATTACKS = [
         async run({ server, scale, during }) {
             const base = `${server.url}/socket.io/?EIO=4&transport=polling`;
             const statuses = { concurrent: [], unknown: [], oversized: [], storm: [] };
-            const handshake = async () => JSON.parse((await (await fetchRetrying(base)).text()).slice(1)).sid;
+            const handshake = async () => JSON.parse((await (await fetch(base)).text()).slice(1)).sid;
             // One session's worth of each abuse; run in rounds of ten, so that the attacker itself
             // stays under --max-connections-per-ip.
             const one = () => Promise.all([

@@ -54,28 +54,11 @@ export async function startKamea(apiUrl, flags = [], options = {}) {
  * (e.g. 'result="allowed"') when given, else its first series; undefined when absent.
  */
 export async function readMetric(server, name, labels) {
-    const text = await (await fetchRetrying(`${server.internalUrl}/metrics`)).text();
+    const text = await (await fetch(`${server.internalUrl}/metrics`)).text();
     const line = text.split('\n').find((l) => (labels === undefined
         ? l.startsWith(`${name} `) || l.startsWith(`${name}{`)
         : l.startsWith(`${name}{${labels}} `)));
     return line === undefined ? undefined : Number(line.split(' ').pop());
-}
-
-/**
- * fetch(), tried once more when the connection it reused from its keep-alive pool was closed
- * by the server at that moment (the server closes idle connections at --handshake-timeout,
- * which tests set short; undici may pick one just as it goes). Only for idempotent requests.
- */
-export async function fetchRetrying(url, options) {
-    try {
-        return await fetch(url, options);
-    } catch (err) {
-        const code = err?.cause?.code;
-        if (!['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'].includes(code)) {
-            throw err;
-        }
-        return fetch(url, options);
-    }
 }
 
 /**

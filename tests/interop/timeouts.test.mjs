@@ -55,6 +55,37 @@ test('a request stalled in its headers or its body is closed and counted; an idl
     assert.equal(await readMetric(server, 'kamea_request_timeouts_total'), before + 2, 'a slow body');
 });
 
+test('a keep-alive answer says how long the connection may idle (a second under --handshake-timeout), and holds to it', async () => {
+    const sock = net.connect(server.port, '127.0.0.1');
+    await new Promise((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    sock.on('error', () => {});
+    let text = '';
+    let waiter = null;
+    sock.on('data', (d) => { text += d.toString('latin1'); waiter?.(); });
+    const closed = new Promise((resolve) => sock.once('close', resolve));
+    const answer = async (n) => {
+        while ((text.match(/\r\n\r\n\{"error":"not_found"\}/g) ?? []).length < n) {
+            await withTimeout(new Promise((resolve) => { waiter = resolve; }), `answer ${n}`, 5000);
+        }
+    };
+    const request = 'GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+    sock.write(request);
+    await answer(1);
+    assert.match(text, /\r\nKeep-Alive: timeout=1\r\n/i, text);
+    // Reused within the announced second: served. Then idle past the deadline: closed.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    sock.write(request);
+    await answer(2);
+    const idleFrom = Date.now();
+    await withTimeout(closed, 'the idle connection is closed', 10_000);
+    assert.ok(Date.now() - idleFrom >= 1800, `closed after ${Date.now() - idleFrom} ms`);
+
+    // Closing answers say nothing of it.
+    const res = await fetch(`${server.url}/nowhere`, { headers: { connection: 'close' } });
+    assert.equal(res.headers.get('keep-alive'), null);
+    await res.text();
+});
+
 test('an upgrade never finished is abandoned and counted; the polling session goes on', async () => {
     const before = await readMetric(server, 'kamea_upgrade_timeouts_total');
     const base = `${server.url}/socket.io/?EIO=4&transport=polling`;
