@@ -32,12 +32,19 @@ export const SERVER_FLAGS = [
     '--connect-timeout', '5000',
 ];
 
-/** Opens `n` raw connections, `batch` at a time. */
+/**
+ * Opens `n` raw connections, `batch` at a time. Unless `options.localAddress` says otherwise,
+ * they come from attacker addresses of their own (127.0.0.10 and up, 200 each): the normal
+ * clients connect from 127.0.0.1, and an attacker sharing their address would use up their
+ * --max-connections-per-ip (300) and have them refused, which is the limit doing its job, not
+ * what the step measures (the per-address steps choose their address).
+ */
 async function openMany(port, n, options = {}, batch = 50) {
     const out = [];
     for (let i = 0; i < n; i += batch) {
+        const from = options.localAddress ?? `127.0.0.${10 + Math.floor(i / 200)}`;
         const group = await Promise.all(
-            Array.from({ length: Math.min(batch, n - i) }, () => openRaw(port, options)),
+            Array.from({ length: Math.min(batch, n - i) }, () => openRaw(port, { ...options, localAddress: from })),
         );
         out.push(...group);
     }
