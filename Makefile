@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run run-cluster test lint sanitize fuzz bench abuse faults clean
+.PHONY: all deps build run run-cluster test lint sanitize tsan fuzz bench abuse faults clean
 
 all: build
 
@@ -36,6 +36,16 @@ sanitize: deps
 	scripts/build-doc.sh build-asan/doc
 	KAMEA_SANITIZED=1 scripts/test.sh build-asan
 
+# ThreadSanitizer: every suite but the fuzz pass, each server with four event loops unless a
+# test asks for another count (KAMEA_TEST_THREADS); reports are checked in every server's
+# stderr by tests/logs/ (TSan goes on after a report, so one run shows them all).
+tsan: deps
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKAMEA_TSAN=ON
+	cmake --build build-tsan -j $(JOBS)
+	scripts/build-doc.sh build-tsan/doc
+	KAMEA_SANITIZED=thread KAMEA_TEST_THREADS=4 TSAN_OPTIONS="second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+		scripts/test.sh build-tsan
+
 fuzz: deps
 	scripts/fuzz.sh
 
@@ -51,4 +61,4 @@ faults: build
 	KAMEA_WSS_BIN=$(BUILD)/kamea-wss node tests/campaigns/run.mjs faults --scale $(CAMPAIGN_SCALE)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 import * as rabbit from '../lib/rabbitmq.mjs';
-import { client, REPO_ROOT, waitConnected } from '../interop/server.mjs';
+import { client, REPO_ROOT, TEST_THREADS, waitConnected } from '../interop/server.mjs';
 import { emitAck, ingest, readMetric, startKamea, startStandin, subscribe, telemetrySink, uid } from '../interop/standin.mjs';
 import { startFaultProxy } from './lib/fault-proxy.mjs';
 import { runSteps } from './lib/runner.mjs';
@@ -229,8 +229,7 @@ export const FAULTS = [
                 c.socket.io.reconnection(false);
                 c.socket.disconnect();
             }
-            const threads = 2;
-            const cap = 64 * threads; // --management-api-max-concurrency per event loop
+            const cap = 64 * TEST_THREADS; // --management-api-max-concurrency per event loop
             return {
                 load: `${n} clients over ${devices.length} devices, server killed and started again`,
                 outcome: `first arrival all subscribed: ${firstServed}; ` +

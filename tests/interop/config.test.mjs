@@ -90,7 +90,7 @@ for (const [given, on, why] of [
             if (given !== undefined) {
                 assert.ok(pieces.some((p) => p.endsWith(given)), `${given} kept: ${context}`);
             }
-            if (!procText(pid, 'maps').includes('libasan')) {
+            if (!/libasan|libtsan/.test(procText(pid, 'maps'))) {
                 assert.equal(hugePageVmas(pid) > 0, on, `VMAs advised for huge pages: ${hugePageVmas(pid)}`);
             }
             // And the program that runs is the server: an Engine.IO handshake.

@@ -32,13 +32,16 @@ export const STEP_TIMEOUT = 10_000;
  *   added to this process's environment for the server
  * @returns {Promise<KameaServer>}
  */
+/** Event loops of every server a test starts without --threads (`make tsan` runs four). */
+export const TEST_THREADS = Number(process.env.KAMEA_TEST_THREADS ?? 2);
+
 export async function startServer(flags = [], { port = 0, env = {}, uid } = {}) {
     const args = [
         '--public-host', '127.0.0.1',
         '--public-port', String(port),
         // The internal listener must not collide between test files either.
         '--internal-port', '0',
-        ...(flags.includes('--threads') ? [] : ['--threads', '2']),
+        ...(flags.includes('--threads') ? [] : ['--threads', String(TEST_THREADS)]),
         // Bounds the teardown when a client vanished just before SIGTERM (its session waits
         // for a poll that never comes). Tests that care pass their own value.
         ...(flags.includes('--shutdown-grace') ? [] : ['--shutdown-grace', '1000']),

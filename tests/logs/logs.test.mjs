@@ -82,3 +82,16 @@ test('no log line and no stderr output holds a token the suite used', { skip }, 
         }
     }
 });
+
+// Under `make sanitize` and `make tsan` a report can come from a server at its exit, after the
+// test that started it has passed: every stderr is read here. In the normal build it checks
+// that nothing unexpected went to stderr either (the server logs to stdout).
+test('no server printed a sanitizer report or a crash to stderr', { skip }, () => {
+    const report = /ThreadSanitizer|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|terminate called/;
+    const stderrs = read('.stderr');
+    assert.ok(stderrs.length >= 20, `${stderrs.length} server stderr files`);
+    for (const { file, text } of stderrs) {
+        const m = report.exec(text);
+        assert.equal(m, null, `${file}: ${m ? text.slice(Math.max(0, m.index - 200), m.index + 2000) : ''}`);
+    }
+});
