@@ -3,11 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 
 import WebSocket from 'ws';
 
-import { SERVER_BIN, closeAllClients, connectedClient, startServer } from './server.mjs';
+import { SERVER_BIN, closeAllClients, connectedClient, startServer, withTimeout } from './server.mjs';
 
 let withCookie;
 let plain;
@@ -52,10 +53,57 @@ test('with --cookie, a WebSocket-first handshake sets no cookie', async () => {
     assert.equal(headers['set-cookie'], undefined);
 });
 
-test('the stock client connects over polling and upgrades with the cookie set', async () => {
-    const socket = await connectedClient(`${withCookie.url}/`, { transports: ['polling', 'websocket'] });
-    assert.ok(socket.id);
-    socket.disconnect();
+/** A TCP relay to `port` that keeps the head (request line and headers) of every connection. */
+async function recordingRelay(port) {
+    const heads = [];
+    const open = new Set();
+    const relay = net.createServer((inbound) => {
+        const outbound = net.connect(port, '127.0.0.1');
+        open.add(inbound).add(outbound);
+        let head = '';
+        inbound.on('data', (d) => {
+            if (!head.includes('\r\n\r\n')) {
+                head += d.toString('latin1');
+                if (head.includes('\r\n\r\n')) {
+                    heads.push(head.slice(0, head.indexOf('\r\n\r\n')));
+                }
+            }
+        });
+        inbound.pipe(outbound).pipe(inbound);
+        inbound.on('error', () => outbound.destroy());
+        outbound.on('error', () => inbound.destroy());
+    });
+    await new Promise((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const close = () => new Promise((resolve) => {
+        relay.close(resolve);
+        for (const s of open) {
+            s.destroy();
+        }
+    });
+    return { heads, port: relay.address().port, close };
+}
+
+test('the stock client keeps the cookie and sends it on its WebSocket upgrade (what a sticky balancer reads)', async () => {
+    const relay = await recordingRelay(withCookie.port);
+    let socket;
+    try {
+        // withCredentials: the Node.js client keeps cookies as a browser would.
+        socket = await connectedClient(`http://127.0.0.1:${relay.port}/`,
+            { transports: ['polling', 'websocket'], withCredentials: true });
+        const engine = socket.io.engine;
+        const sid = engine.id;
+        if (engine.transport.name !== 'websocket') {
+            await withTimeout(new Promise((resolve) => engine.once('upgrade', resolve)), 'the upgrade');
+        }
+        assert.equal(engine.transport.name, 'websocket');
+        const upgrade = relay.heads.find((h) => /^GET \S*transport=websocket/.test(h));
+        assert.ok(upgrade, `no upgrade request among ${relay.heads.length}`);
+        assert.match(upgrade, /\r\nupgrade: websocket/i);
+        assert.match(upgrade, new RegExp(`\r\ncookie: (.*; )?io=${sid}(;|\r|$)`, 'i'), upgrade);
+    } finally {
+        socket?.disconnect();
+        await relay.close();
+    }
 });
 
 test('without --cookie, no cookie is set', async () => {

@@ -59,8 +59,9 @@ function assertJsonError(res, status, error) {
 }
 
 /** A JSON array of telemetries for `device`, padded with trailing spaces to exactly `size` bytes. */
-function jsonOfSize(device, size) {
-    const element = JSON.stringify({ deviceId: device, tenantId: TENANT, pad: 'x'.repeat(100) });
+function jsonOfSize(device, size, batch = 'b') {
+    // `batch` marks every element, so that a receiver can tell which body a telemetry came from.
+    const element = JSON.stringify({ deviceId: device, tenantId: TENANT, batch, pad: 'x'.repeat(100) });
     const parts = [];
     while ((parts.length + 1) * (element.length + 1) + 1 <= size) {
         parts.push(element);
@@ -140,16 +141,21 @@ describe('ingestion statuses', () => {
     test('413 for a Content-Length body over --max-ingest-body; a body under it is accepted', async () => {
         const device = uid('dev');
         const { sink } = await subscriber(device);
-        const res = await post(jsonOfSize(device, MAX_BODY + 4000));
+        const res = await post(jsonOfSize(device, MAX_BODY + 4000, 'refused'));
         assert.equal(res.status, 413, `a ${MAX_BODY + 4000}-byte body with --max-ingest-body ${MAX_BODY}: ` +
             `${res.status} ${res.text}`);
-        const exact = jsonOfSize(device, MAX_BODY);
+        const exact = jsonOfSize(device, MAX_BODY, 'accepted');
         const ok = await post(exact);
         assert.equal(ok.status, 202, ok.text);
         const n = JSON.parse(exact).length;
         assert.deepEqual(ok.json, { accepted: n });
-        await sink.until(n);
-        assert.equal(sink.received.length, n, 'nothing of the refused body may be delivered');
+        // A last marker: order per device holds, so once it is here everything posted before it
+        // is too, and a telemetry of the refused body would be told apart by its mark.
+        assert.equal((await post({ deviceId: device, tenantId: TENANT, batch: 'marker' })).status, 202);
+        await sink.until(n + 1);
+        const batches = sink.received.map((t) => t.batch);
+        assert.equal(batches.filter((b) => b === 'refused').length, 0, 'nothing of the refused body may be delivered');
+        assert.deepEqual(batches, [...Array(n).fill('accepted'), 'marker']);
     });
 
     test('413 for a chunked body over --max-ingest-body', async () => {

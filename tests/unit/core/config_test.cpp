@@ -47,6 +47,7 @@ TEST(config, refuses_unknown_flags_and_bad_values) {
     EXPECT_THROW(parse({"--log-level", "loud"}), config_error);
     try {
         parse({"--no-such-flag"});
+        FAIL() << "no error for an unknown flag";
     } catch (const config_error& e) {
         EXPECT_NE(e.exit_code, 0);
         EXPECT_NE(std::string(e.what()).find("no-such-flag"), std::string::npos);
