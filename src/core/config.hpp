@@ -37,9 +37,9 @@ struct config {
     bool io_uring = true;                        // batch each loop turn's WebSocket sends through io_uring
     std::string cookie;                          // H3: sid cookie on the polling handshake (empty = none)
     std::size_t max_connections = 100000;
-    std::size_t max_connections_per_ip = 0;   // 0 = unlimited
-    std::size_t max_header_bytes = 16 * 1024; // a request's line and headers
-    std::size_t max_headers = 100;            // header fields in one request
+    std::size_t max_connections_per_ip = 0;                // 0 = unlimited
+    std::size_t max_header_bytes = std::size_t{16} * 1024; // a request's line and headers
+    std::size_t max_headers = 100;                         // header fields in one request
 
     // Management API (contract section 6).
     std::string management_api_url; // e.g. http://127.0.0.1:3002; empty = not configured

@@ -40,7 +40,7 @@ struct http_server_options {
     std::size_t max_body = 1000000; // for routes other than the Engine.IO endpoint
     // A request's line and headers, in bytes and in fields: past either, 431 and the end of
     // the connection (Beast bounds the bytes as it parses; the fields are counted after).
-    std::size_t max_header_bytes = 16 * 1024;
+    std::size_t max_header_bytes = std::size_t{16} * 1024;
     std::size_t max_headers = 100;
     engineio::session_options session;
     std::vector<std::string> cors_origins;
