@@ -7,7 +7,7 @@ seconds=${FUZZ_SECONDS:-15}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKAMEA_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j "$(nproc)"
 for target in fuzz_websocket_frame fuzz_engineio_payload fuzz_socketio_packet fuzz_socketio_session \
-    fuzz_json_array_split fuzz_bus_message; do
+    fuzz_json_array_split fuzz_bus_message fuzz_http_request fuzz_management_api_answer; do
     corpus=build-fuzz/corpus/$target
     mkdir -p "$corpus"
     echo "fuzz: $target for ${seconds}s"

@@ -8,6 +8,7 @@
 #include "transport/cors.hpp"
 #include "transport/linger.hpp"
 #include "transport/polling_link.hpp"
+#include "transport/request_facts.hpp"
 #include "transport/websocket_connection.hpp"
 #include "transport/websocket_handshake.hpp"
 
@@ -61,27 +62,6 @@ struct connection_ticket {
 };
 
 enum class outcome { keep_alive, close, taken };
-
-struct query_params {
-    std::string eio, transport, sid;
-    bool b64 = false;
-};
-
-query_params parse_query(const boost::urls::url_view& url) {
-    query_params q;
-    for (auto p : url.params()) {
-        if (p.key == "EIO") {
-            q.eio = p.value;
-        } else if (p.key == "transport") {
-            q.transport = p.value;
-        } else if (p.key == "sid") {
-            q.sid = p.value;
-        } else if (p.key == "b64") {
-            q.b64 = true;
-        }
-    }
-    return q;
-}
 
 } // namespace
 
@@ -375,19 +355,6 @@ asio::awaitable<outcome> poll_post(state& st, beast::tcp_stream& stream, beast::
     co_return co_await write(st, stream, std::move(res));
 }
 
-engineio::http_method method_of(http::verb v) {
-    switch (v) {
-    case http::verb::get:
-        return engineio::http_method::get;
-    case http::verb::post:
-        return engineio::http_method::post;
-    case http::verb::options:
-        return engineio::http_method::options;
-    default:
-        return engineio::http_method::other;
-    }
-}
-
 // Handshake (E8): a new session on this shard; its sid names the shard.
 asio::awaitable<outcome> handshake(state& st, shard& sh, beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                    const parser_t& p, const query_params& q, endpoint ep, bool websocket) {
@@ -451,21 +418,8 @@ asio::awaitable<outcome> handle_engine(state& st, shard& sh, beast::tcp_stream& 
                                        parser_t& p, const query_params& q, endpoint ep) {
     const auto& req = p.get();
     auto origin = req[http::field::origin];
-    engineio::endpoint_request facts;
-    facts.method = method_of(req.method());
-    facts.eio = q.eio;
-    facts.transport = q.transport;
-    facts.sid = q.sid;
-    facts.upgrade = beast::websocket::is_upgrade(req);
     std::optional<std::string> websocket_error;
-    if (facts.upgrade) {
-        websocket_error =
-            websocket_request_error(req[http::field::sec_websocket_version], req[http::field::sec_websocket_key]);
-        facts.websocket_error = websocket_error ? std::string_view(*websocket_error) : std::string_view();
-    }
-    facts.origin_valid = origin_is_valid(origin);
-    facts.preflight = req.count(http::field::access_control_request_method) != 0;
-    facts.cors_enabled = st.cors.enabled();
+    auto facts = request_facts(req, q, st.cors.enabled(), websocket_error);
     facts.stopping = sh.stopping;
     std::shared_ptr<engineio::session> session;
     if (!q.sid.empty()) {
@@ -555,10 +509,6 @@ void migrate(state& st, shard& target, beast::tcp_stream& stream, beast::flat_bu
     });
 }
 
-std::size_t header_count(const http::request_header<>& h) {
-    return static_cast<std::size_t>(std::distance(h.begin(), h.end()));
-}
-
 // 431 (RFC 6585), then the connection ends (lingering: what is left of the request is dropped).
 asio::awaitable<void> refuse_headers(beast::tcp_stream& stream, const std::string& body) {
     std::string raw = "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
@@ -618,8 +568,9 @@ asio::awaitable<void> run_connection(state& st, shard& sh, tcp::socket socket, b
         std::string_view target = p->get().target();
         auto url = boost::urls::parse_origin_form(target);
         if (!url) {
-            co_await write(st, stream, make_response(*p, http::status::bad_request, "application/json",
-                                                 R"({"error":"bad_request","message":"invalid target"})"));
+            co_await write(st, stream,
+                           make_response(*p, http::status::bad_request, "application/json",
+                                         R"({"error":"bad_request","message":"invalid target"})"));
             break;
         }
         auto path = url->encoded_path();

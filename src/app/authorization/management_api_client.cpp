@@ -1,5 +1,6 @@
 #include "app/authorization/management_api_client.hpp"
 
+#include "app/authorization/answer.hpp"
 #include "app/authorization/keep_alive.hpp"
 #include "app/authorization/token_expiry.hpp"
 #include "core/log.hpp"
@@ -17,7 +18,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
@@ -275,24 +275,7 @@ asio::awaitable<result> management_api_client::exchange(const check_key& key) {
         if (res.keep_alive()) {
             release(std::move(c), res.base());
         }
-        auto status = res.result_int();
-        if (status == 401 || status == 403) {
-            co_return result{verdict::denied, "not authorized for this device"};
-        }
-        if (status != 200) {
-            co_return result{verdict::error, "management API answered " + std::to_string(status)};
-        }
-        boost::system::error_code jec;
-        auto answer = boost::json::parse(res.body(), jec);
-        const boost::json::value* flag = nullptr;
-        if (!jec && answer.is_object()) {
-            flag = answer.as_object().if_contains("authorized");
-        }
-        if (flag == nullptr || !flag->is_bool()) {
-            co_return result{verdict::error, "management API answer unreadable"};
-        }
-        co_return flag->as_bool() ? result{verdict::allowed, {}}
-                                  : result{verdict::denied, "not authorized for this device"};
+        co_return read_answer(res.result_int(), res.body());
     }
     co_return result{verdict::error, "management API unreachable"};
 }
