@@ -491,6 +491,45 @@ describe('an API that closes idle keep-alive connections soon (Node.js: 5 s by d
     });
 });
 
+describe('idle pooled connections past their Keep-Alive are closed, not kept', () => {
+    let api;
+    let server;
+
+    before(async () => {
+        // Node.js announces "Keep-Alive: timeout=2" and closes an idle connection after 3 s.
+        api = await startStandin({ keepAliveTimeoutMs: 2000 });
+        server = await startKamea(api.url, ['--threads', '1']);
+    });
+
+    after(async () => {
+        closeAllClients();
+        await server?.stop();
+        await api?.close();
+    });
+
+    test('after a burst, the connections that steady checks leave idle are closed once expired', async () => {
+        const fds = () => fs.readdirSync(`/proc/${server.proc.pid}/fd`).length;
+        const socket = await connectDevices(server, token('allow'), TRANSPORTS[0][1]);
+        api.setDelay(200);
+        try {
+            const acks = await Promise.all(Array.from({ length: 6 }, (_, i) => subscribe(socket, `burst-${uid()}-${i}`, TENANT)));
+            assert.ok(acks.every((a) => a.status === 'ok'), JSON.stringify(acks));
+        } finally {
+            api.setDelay(0);
+        }
+        const afterBurst = fds(); // six idle connections in the pool
+        // Steady checks, one at a time, reuse the newest connection and keep it fresh; the five
+        // others pass their 2 s and are closed by the API. The pool must let them go.
+        for (let i = 0; i < 9; i++) {
+            assert.deepEqual(await subscribe(socket, `steady-${uid()}-${i}`, TENANT), { status: 'ok' });
+            await new Promise((r) => setTimeout(r, 400));
+        }
+        const afterSteady = fds();
+        assert.ok(afterSteady <= afterBurst - 4, `open files: ${afterBurst} after the burst, ${afterSteady} after the steady checks`);
+        socket.disconnect();
+    });
+});
+
 // ---------------------------------------------------------------------------------------------
 
 describe('--authz-cache-ttl 60', () => {
@@ -548,6 +587,42 @@ describe('--authz-cache-ttl 60', () => {
     });
 });
 
+describe('--authz-cache-ttl 1: a cached answer expires', () => {
+    let api;
+    let server;
+
+    before(async () => {
+        api = await startStandin();
+        server = await startKamea(api.url, ['--authz-cache-ttl', '1']);
+    });
+
+    after(async () => {
+        closeAllClients();
+        await server?.stop();
+        await api?.close();
+    });
+
+    test('within the ttl the answer is reused; after it the API is asked again', async () => {
+        const tok = token('allow');
+        const device = uid('dev');
+        const key = `${tok}|${TENANT}|${device}`;
+        const socket = await connectDevices(server, tok, TRANSPORTS[0][1]);
+        const again = async () => {
+            assert.deepEqual(await emitAck(socket, 'telemetries:unsubscribe', { deviceId: device }), { status: 'ok' });
+            assert.deepEqual(await subscribe(socket, device, TENANT), { status: 'ok' });
+        };
+        assert.deepEqual(await subscribe(socket, device, TENANT), { status: 'ok' });
+        await again();
+        assert.equal(api.stats().byKey[key], 1, 'within the ttl');
+        // The ttl is the point of the test: wait past it.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await again();
+        assert.equal(api.stats().byKey[key], 2, 'after the ttl');
+        await again();
+        assert.equal(api.stats().byKey[key], 2, 'the new answer is cached in turn');
+    });
+});
+
 // ---------------------------------------------------------------------------------------------
 
 describe('re-authorization (--reauth-interval 1)', () => {
@@ -556,7 +631,35 @@ describe('re-authorization (--reauth-interval 1)', () => {
 
     before(async () => {
         api = await startStandin();
-        server = await startKamea(api.url, ['--reauth-interval', '1']);
+        // A short API timeout: the error test makes the re-checks time out.
+        server = await startKamea(api.url, ['--reauth-interval', '1', '--management-api-timeout', '1500']);
+    });
+
+    test('an error while re-checking is not a revocation: the subscription stays and delivery goes on', async () => {
+        const device = uid('dev');
+        const socket = await connectDevices(server, token('allow'), TRANSPORTS[0][1]);
+        const rec = record(socket);
+        const sink = telemetrySink(socket);
+        assert.deepEqual(await subscribe(socket, device, TENANT), { status: 'ok' });
+        const errors = async () => (await readMetric(server, 'kamea_authorization_calls_total', 'result="error"')) ?? 0;
+        const before = await errors();
+        api.setDelay(3000); // past the timeout: every re-check fails
+        try {
+            const end = Date.now() + 20_000;
+            while ((await errors()) < before + 2 && Date.now() < end) {
+                await new Promise((resolve) => setTimeout(resolve, 200));
+            }
+            assert.ok((await errors()) >= before + 2, 'two re-checks failed');
+        } finally {
+            api.setDelay(0);
+        }
+        await post(server, { deviceId: device, tenantId: TENANT, n: 1 });
+        assert.deepEqual((await sink.until(1)).map((t) => t.n), [1]);
+        assert.ok(socket.connected);
+        assert.deepEqual(rec.named('access_denied'), []);
+        assert.deepEqual(rec.named('internal_server_error'), [], 'a re-check is the server\'s own: nothing to tell');
+        assert.deepEqual(rec.named('disconnect'), []);
+        socket.disconnect();
     });
 
     after(async () => {

@@ -138,12 +138,15 @@ void management_api_client::finish(const check_key& key, const result& r) {
 asio::awaitable<std::unique_ptr<management_api_client::connection>>
 management_api_client::acquire(clock::time_point deadline, std::string& error, bool& reused) {
     reused = true;
-    while (!idle_.empty()) {
+    // Every connection past its Keep-Alive is closed now, not only the one taken: the pool is
+    // used from its back, so after a burst the older ones would otherwise keep their sockets
+    // (closed by the server, CLOSE_WAIT here) until a failed reuse clears them.
+    auto now = clock::now();
+    std::erase_if(idle_, [now](const std::unique_ptr<connection>& c) { return now >= c->reusable_until; });
+    if (!idle_.empty()) {
         auto c = std::move(idle_.back());
         idle_.pop_back();
-        if (clock::now() < c->reusable_until) {
-            co_return c;
-        }
+        co_return c;
     }
     reused = false;
     const auto& ep = *options_.endpoint;
