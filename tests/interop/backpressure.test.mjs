@@ -6,7 +6,7 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 
 import { client, closeAllClients, STEP_TIMEOUT, waitConnectError, withTimeout } from './server.mjs';
-import { connectDevices, ingest, startKamea, startStandin, subscribe, telemetrySink } from './standin.mjs';
+import { connectDevices, ingest, readMetric, startKamea, startStandin, subscribe, telemetrySink } from './standin.mjs';
 
 after(() => closeAllClients());
 
@@ -242,6 +242,45 @@ test('--max-connections-per-ip refuses connections over the limit, not the ones 
         await withTimeout(new Promise((r) => again.once('connect', r)), 'connect after the limit frees');
         again.disconnect();
     } finally {
+        await server.stop();
+    }
+});
+
+test('--max-connections bounds the listener over every address; the internal listener does not count', async () => {
+    const server = await startKamea(null, ['--max-connections', '3']);
+    const held = [];
+    try {
+        const open = (localAddress) => new Promise((resolve, reject) => {
+            const s = net.connect({ port: server.port, host: '127.0.0.1', localAddress });
+            s.once('connect', () => resolve(s)).once('error', reject);
+            held.push(s);
+        });
+        const connections = async () => readMetric(server, 'kamea_tcp_connections');
+        // From three addresses: the limit is the process's, not one address's.
+        await Promise.all(['127.0.0.1', '127.0.0.2', '127.0.0.3'].map(open));
+        const deadline = Date.now() + STEP_TIMEOUT;
+        while ((await connections()) < 3 && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(await connections(), 3);
+        // The fourth is closed at once, and counted.
+        const fourth = await open('127.0.0.4');
+        await withTimeout(new Promise((r) => fourth.once('close', r)), 'the fourth connection is closed');
+        assert.equal(await readMetric(server, 'kamea_tcp_connections_rejected_total'), 1);
+        // The internal listener (metrics, ingestion) was served all along: readMetric used it.
+        assert.equal((await ingest(server, { deviceId: 'd', tenantId: 't' })).status, 202);
+        // Once one leaves, a stock client is served again.
+        held[0].destroy();
+        while ((await connections()) > 2 && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        const again = client(`${server.url}/devices`, { auth: { token: 'x' }, transports: ['websocket'] });
+        await withTimeout(new Promise((r) => again.once('connect', r)), 'connect after a place frees');
+        again.disconnect();
+    } finally {
+        for (const s of held) {
+            s.destroy();
+        }
         await server.stop();
     }
 });

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -108,6 +109,37 @@ test('SIGTERM with no client exits 0', async () => {
     assert.equal(signal, null);
     assert.equal(code, 0);
     assert.equal(server.logs.find((l) => l.event === 'shutdown_complete')?.remaining, 0);
+});
+
+test('when the grace period runs out, the server exits 0 anyway and says how many were left', async () => {
+    const server = await startServer(['--shutdown-grace', '1500']);
+    servers.push(server);
+    // A raw WebSocket session that then never reads, answers nothing and never closes: the
+    // server's close frame and its half-close get no reply, so only the grace ends the wait.
+    const sock = net.connect(server.port, '127.0.0.1');
+    await new Promise((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    sock.on('error', () => {});
+    sock.write('GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+        'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    let head = '';
+    await withTimeout(new Promise((resolve) => sock.on('data', (d) => {
+        head += d.toString('latin1');
+        if (head.includes('"sid"')) {
+            sock.pause(); // from now on, nothing is read
+            resolve();
+        }
+    })), 'the open packet');
+    const started = Date.now();
+    const { code, signal } = await server.stop('SIGTERM');
+    const took = Date.now() - started;
+    sock.destroy();
+    assert.equal(signal, null);
+    assert.equal(code, 0);
+    assert.ok(took >= 1400, `exited after ${took} ms, before the grace ran out`);
+    assert.ok(took < 1500 + 3000, `exited after ${took} ms`);
+    const complete = server.logs.find((l) => l.event === 'shutdown_complete');
+    assert.ok(complete?.remaining >= 1, JSON.stringify(complete));
 });
 
 test('SIGINT is handled like SIGTERM', async () => {
