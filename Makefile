@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run run-cluster test lint sanitize tsan fuzz bench abuse faults clean
+.PHONY: all deps build run run-cluster test lint sanitize tsan fuzz bench abuse faults soak clean
 
 all: build
 
@@ -59,6 +59,12 @@ abuse: build
 
 faults: build
 	KAMEA_WSS_BIN=$(BUILD)/kamea-wss node tests/campaigns/run.mjs faults --scale $(CAMPAIGN_SCALE)
+
+# Not in CI: steady fan-out, churn and abuse for SOAK_MINUTES; writes its section and plot in
+# docs/reliability.md, fails unless RSS, open files and latency are flat after the warm-up.
+SOAK_MINUTES ?= 10
+soak: build
+	KAMEA_WSS_BIN=$(BUILD)/kamea-wss node tests/campaigns/soak.mjs --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
